@@ -1,0 +1,277 @@
+"""trap.toml: the schema, every default (in SCHEMA, one place), loading and validation.
+
+Validation names the key, the bad value and what was expected; the trap refuses to start
+rather than run half-configured. Unknown keys are errors too (a typo must not be ignored).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import time as dtime
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from device.errors import ConfigError
+
+MODES = ("gated", "always-on")
+IR_MODES = ("auto", "off")
+BCM_PINS = range(2, 28)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One key: its default, its Python type and a check with the words for what is expected."""
+
+    default: Any
+    kind: type | tuple[type, ...]
+    expected: str
+    check: Callable[[Any], bool] = lambda _v: True
+
+
+def _positive(v: float) -> bool:
+    return v > 0
+
+
+def _non_negative(v: float) -> bool:
+    return v >= 0
+
+
+_WINDOW = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+
+
+def _is_window(v: str) -> bool:
+    m = _WINDOW.match(v)
+    if not m:
+        return False
+    h1, m1, h2, m2 = (int(x) for x in m.groups())
+    return (
+        h1 <= 24
+        and h2 <= 24
+        and m1 < 60
+        and m2 < 60
+        and (h1, m1) != (h2, m2)
+        and (h1 < 24 or m1 == 0)
+        and (h2 < 24 or m2 == 0)
+    )
+
+
+def _is_offset(v: str) -> bool:
+    m = _OFFSET.match(v)
+    return bool(m) and int(m.group(2)) <= 14 and int(m.group(3)) < 60
+
+
+# Every key the trap reads, with its default. Sources for figures: ../shared FIELD.md §3 (power)
+# and common commercial-trap settings (burst 3, trigger interval ~10 s).
+SCHEMA: dict[str, dict[str, Spec]] = {
+    "": {
+        "backend": Spec("pi", str, "a backend name such as 'pi' or 'sim'", lambda v: v != ""),
+        "mode": Spec("gated", str, f"one of {', '.join(MODES)}", lambda v: v in MODES),
+        "device_id": Spec(
+            "irbis-0000",
+            str,
+            "a non-empty id such as 'irbis-0042'",
+            lambda v: re.fullmatch(r"[A-Za-z0-9._-]{1,64}", v) is not None,
+        ),
+        "deployment_id": Spec(
+            "unnamed",
+            str,
+            "letters, digits, '.', '_' or '-' (1-64)",
+            lambda v: re.fullmatch(r"[A-Za-z0-9._-]{1,64}", v) is not None,
+        ),
+    },
+    "site": {
+        "utc_offset": Spec("+00:00", str, "an offset such as '+07:00'", _is_offset),
+        "latitude_deg": Spec(
+            0.0, (int, float), "a latitude in [-90, 90]", lambda v: -90 <= v <= 90
+        ),
+        "longitude_deg": Spec(
+            0.0, (int, float), "a longitude in [-180, 180]", lambda v: -180 <= v <= 180
+        ),
+    },
+    "pins": {
+        "pir": Spec(17, int, "a BCM GPIO number 2-27", lambda v: v in BCM_PINS),
+        "ir": Spec(27, int, "a BCM GPIO number 2-27", lambda v: v in BCM_PINS),
+    },
+    "capture": {
+        "burst_frames": Spec(3, int, "a whole number of frames 1-20", lambda v: 1 <= v <= 20),
+        "burst_interval_s": Spec(
+            0.5, (int, float), "seconds between frames, 0.05-10", lambda v: 0.05 <= v <= 10
+        ),
+        "hold_off_s": Spec(10.0, (int, float), "seconds >= 0", _non_negative),
+        "ir": Spec("auto", str, f"one of {', '.join(IR_MODES)}", lambda v: v in IR_MODES),
+        "ir_below_lux": Spec(5.0, (int, float), "lux > 0", _positive),
+        "camera_timeout_s": Spec(3.0, (int, float), "seconds > 0", _positive),
+        "main_width": Spec(2304, int, "pixels 64-9152", lambda v: 64 <= v <= 9152),
+        "main_height": Spec(1296, int, "pixels 48-6944", lambda v: 48 <= v <= 6944),
+        "lores_width": Spec(
+            320, int, "pixels 32-1280, a multiple of 16", lambda v: 32 <= v <= 1280 and v % 16 == 0
+        ),
+        "lores_height": Spec(
+            240, int, "pixels 24-960, a multiple of 2", lambda v: 24 <= v <= 960 and v % 2 == 0
+        ),
+        "exposure_us": Spec(
+            20000,
+            int,
+            "microseconds 100-1000000 (stored exposure)",
+            lambda v: 100 <= v <= 1_000_000,
+        ),
+        "analogue_gain": Spec(2.0, (int, float), "a gain 1-16", lambda v: 1 <= v <= 16),
+    },
+    "timelapse": {
+        "interval_s": Spec(
+            0, int, "seconds >= 60 between shots, or 0 for none", lambda v: v == 0 or v >= 60
+        ),
+    },
+    "schedule": {
+        "active_hours": Spec(
+            ["00:00-24:00"],
+            list,
+            "a list of 'HH:MM-HH:MM' local windows",
+            lambda v: len(v) > 0 and all(isinstance(w, str) and _is_window(w) for w in v),
+        ),
+    },
+    "gated": {
+        "warm_window_s": Spec(30.0, (int, float), "seconds >= 0", _non_negative),
+    },
+    "pir": {
+        "stuck_after_s": Spec(300.0, (int, float), "seconds >= 30", lambda v: v >= 30),
+    },
+    "storage": {
+        "card_path": Spec("/media/irbis/card", str, "a directory path", lambda v: v != ""),
+    },
+}
+
+
+@dataclass(frozen=True)
+class ActiveWindow:
+    start: dtime
+    end_minutes: int  # minutes after local midnight, 1..1440; may be <= start (wraps midnight)
+
+    @property
+    def start_minutes(self) -> int:
+        return self.start.hour * 60 + self.start.minute
+
+    def contains(self, minute_of_day: int) -> bool:
+        s, e = self.start_minutes, self.end_minutes
+        if s < e:
+            return s <= minute_of_day < e
+        return minute_of_day >= s or minute_of_day < e
+
+
+@dataclass(frozen=True)
+class TrapConfig:
+    """The validated config. Sections are plain dicts of validated values."""
+
+    values: dict[str, dict[str, Any]]
+    source: str = "<defaults>"
+
+    def __getitem__(self, dotted: str) -> Any:
+        section, _, key = dotted.rpartition(".")
+        return self.values[section][key]
+
+    @property
+    def backend(self) -> str:
+        return self.values[""]["backend"]
+
+    @property
+    def mode(self) -> str:
+        return self.values[""]["mode"]
+
+    @property
+    def utc_offset_s(self) -> int:
+        m = _OFFSET.match(self["site.utc_offset"])
+        assert m is not None
+        secs = int(m.group(2)) * 3600 + int(m.group(3)) * 60
+        return -secs if m.group(1) == "-" else secs
+
+    @property
+    def tz(self) -> timezone:
+        return timezone(timedelta(seconds=self.utc_offset_s))
+
+    @property
+    def active_windows(self) -> list[ActiveWindow]:
+        out = []
+        for w in self["schedule.active_hours"]:
+            h1, m1, h2, m2 = (int(x) for x in _WINDOW.match(w).groups())  # type: ignore[union-attr]
+            out.append(ActiveWindow(dtime(h1 % 24, m1), h2 * 60 + m2))
+        return out
+
+    def with_values(self, **dotted: Any) -> TrapConfig:
+        """A copy with some keys changed (validated like a file)."""
+        raw = {s: dict(v) for s, v in self.values.items()}
+        for key, value in dotted.items():
+            section, _, name = key.replace("__", ".").rpartition(".")
+            raw.setdefault(section, {})[name] = value
+        top = raw.pop("")
+        return validate({**top, **raw}, self.source)
+
+
+def validate(raw: dict[str, Any], source: str = "<dict>") -> TrapConfig:
+    """Check a parsed TOML document against SCHEMA and fill defaults."""
+    values: dict[str, dict[str, Any]] = {}
+    for name in raw:
+        if name not in SCHEMA[""] and name not in SCHEMA:
+            raise ConfigError(name, raw[name], f"a known key ({', '.join(_known_top())})")
+    for section, specs in SCHEMA.items():
+        given = raw if section == "" else raw.get(section, {})
+        if section and not isinstance(given, dict):
+            raise ConfigError(section, given, "a table ([" + section + "])")
+        for key in given:
+            if section and key not in specs:
+                raise ConfigError(
+                    f"{section}.{key}",
+                    given[key],
+                    f"a known key of [{section}] ({', '.join(sorted(specs))})",
+                )
+        out = {}
+        for key, spec in specs.items():
+            dotted = f"{section}.{key}" if section else key
+            value = given.get(key, spec.default)
+            kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+            if isinstance(value, bool) and bool not in kinds:
+                raise ConfigError(dotted, value, spec.expected)
+            if not isinstance(value, kinds) or not spec.check(value):
+                raise ConfigError(dotted, value, spec.expected)
+            out[key] = (
+                float(value)
+                if float in kinds and not isinstance(value, bool) and (int in kinds)
+                else value
+            )
+        values[section] = out
+    cfg = TrapConfig(values, source)
+    if cfg["pins.pir"] == cfg["pins.ir"]:
+        raise ConfigError("pins.ir", cfg["pins.ir"], "a pin other than pins.pir")
+    return cfg
+
+
+def _known_top() -> list[str]:
+    return sorted([*SCHEMA[""], *(s for s in SCHEMA if s)])
+
+
+def load(path: str | Path) -> TrapConfig:
+    """Read and validate a trap.toml. Raises ConfigError (or FileNotFoundError) with the path."""
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError("<file>", str(path), "a TOML file, not a directory") from None
+    try:
+        raw = tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "<file>", str(path), f"UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("<file>", str(path), f"valid TOML ({exc})") from None
+    return validate(raw, str(path))
+
+
+def defaults() -> TrapConfig:
+    return validate({}, "<defaults>")

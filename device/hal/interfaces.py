@@ -1,0 +1,152 @@
+"""The few things the trap needs from hardware. Backends (`pi`, `sim`) implement them.
+
+Rules for implementations: no hardware probing at import time; callbacks from hardware threads
+only post events (they never call the controller); every wait has a timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # numpy is only needed by whoever makes or reads frames
+    import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMeta:
+    """What the sensor says about one frame."""
+
+    monotonic_s: float  # when the exposure started, on the trap's monotonic clock
+    exposure_us: int
+    analogue_gain: float
+    lux: float
+    ir_on: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One captured frame: the file-quality image and the small greyscale array for triage."""
+
+    image_jpeg: bytes  # main stream, encoded; what goes on the card
+    lores: np.ndarray  # low-resolution greyscale, uint8, shape (height, width)
+    meta: FrameMeta
+
+
+@dataclass(frozen=True, slots=True)
+class PowerReading:
+    """Pack state. Fields are None when the backend cannot measure them."""
+
+    pack_v: float | None
+    pack_current_ma: float | None
+    temperature_c: float | None
+
+
+@runtime_checkable
+class MotionSensor(Protocol):
+    """A PIR. `on_motion`/`on_no_motion` callbacks may run on a hardware thread."""
+
+    @property
+    def is_active(self) -> bool: ...
+
+    def set_callbacks(
+        self, on_motion: Callable[[], None], on_no_motion: Callable[[], None]
+    ) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Camera(Protocol):
+    """A still camera with a main stream (files) and a low-resolution stream (triage).
+
+    A burst is N calls of `capture_frame` at an interval; device/capture.py owns that policy
+    and the IR strobe around each exposure.
+    """
+
+    @property
+    def is_started(self) -> bool: ...
+
+    def start(self) -> None:
+        """Configure and start streaming (stored exposure, fixed focus: the first frame is fast)."""
+
+    def stop(self) -> None: ...
+
+    def meter(self) -> FrameMeta:
+        """Metadata of the next frame without keeping it (light level before deciding on IR)."""
+
+    def capture_frame(self, ir_on: bool) -> Frame:
+        """The next frame whose exposure starts after this call. Raises CameraError/CameraTimeout."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Illuminator(Protocol):
+    """The IR LEDs. The capture policy switches them on only around exposures."""
+
+    @property
+    def is_on(self) -> bool: ...
+
+    def on(self) -> None: ...
+
+    def off(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Card(Protocol):
+    """The removable card the events are written to."""
+
+    @property
+    def mount_path(self) -> Path: ...
+
+    def identity(self) -> str:
+        """A stable id of the physical card (CID serial on a Pi, or the filesystem id)."""
+
+    def free_bytes(self) -> int: ...
+
+    def capacity_bytes(self) -> int: ...
+
+
+@runtime_checkable
+class PowerMonitor(Protocol):
+    def read(self) -> PowerReading: ...
+
+
+@runtime_checkable
+class SupervisorLink(Protocol):
+    """The microcontroller that gates the Pi's power (see device/supervisor, issue 4)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def wake_reason(self) -> str:
+        """Why the Pi is up: 'boot' (power applied), 'pir', 'rtc' or 'watchdog'."""
+
+    def request_shutdown(self, wake_at_utc: datetime | None, reason: str) -> None:
+        """Ask to cut the Pi's rail once it has halted, and to wake it at `wake_at_utc`."""
+
+    def kick_watchdog(self) -> None: ...
+
+
+@dataclass
+class Hardware:
+    """Everything one backend opened, closed together."""
+
+    backend: str
+    motion: MotionSensor
+    camera: Camera
+    illuminator: Illuminator
+    card: Card
+    power: PowerMonitor
+    link: SupervisorLink
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for part in (self.motion, self.camera, self.illuminator):
+            part.close()
