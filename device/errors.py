@@ -9,7 +9,7 @@ class TrapError(Exception):
 
 
 class ConfigError(TrapError, ValueError):
-    """A trap.toml that cannot be used. The message names the key, the value and what was expected."""
+    """A trap.toml that cannot be used; the message names the key, the value and the expectation."""
 
     def __init__(self, key: str, value: object, expected: str) -> None:
         self.key = key

@@ -79,7 +79,7 @@ class Camera(Protocol):
         """Metadata of the next frame without keeping it (light level before deciding on IR)."""
 
     def capture_frame(self, ir_on: bool) -> Frame:
-        """The next frame whose exposure starts after this call. Raises CameraError/CameraTimeout."""
+        """The next frame exposed after this call. Raises CameraError or CameraTimeout."""
 
     def close(self) -> None: ...
 
