@@ -1,0 +1,97 @@
+"""The Raspberry Pi backend: gpiozero (lgpio pins) for the PIR and IR, picamera2 for the camera.
+
+Importing this package touches no hardware and imports nothing Pi-only; `open_hardware` does, and
+every missing piece is a BackendError that says what to install.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from device.errors import BackendError
+from device.hal.interfaces import Hardware
+from device.hal.pi.camera import CameraSettings, PiCamera
+from device.hal.pi.card import SdCard
+from device.hal.pi.ir import IrIlluminator
+from device.hal.pi.link import NoSupervisor
+from device.hal.pi.pir import PirSensor
+from device.hal.pi.power import PiPowerMonitor
+
+if TYPE_CHECKING:
+    from gpiozero import Factory
+
+    from device.clock import Clock
+    from device.config import TrapConfig
+
+__all__ = [
+    "CameraSettings",
+    "IrIlluminator",
+    "NoSupervisor",
+    "PiCamera",
+    "PiPowerMonitor",
+    "PirSensor",
+    "SdCard",
+    "open_hardware",
+]
+
+_INSTALL_LGPIO = (
+    "install it with `pip install 'irbis[pi]'`, or `sudo apt install python3-lgpio` "
+    "(then use a venv made with --system-site-packages)"
+)
+
+
+def open_hardware(config: TrapConfig, clock: Clock, pin_factory: Factory | None = None) -> Hardware:
+    """Open the Pi's camera, PIR, IR LEDs, card and thermal sensor for `config`.
+
+    `pin_factory` is for tests (gpiozero's MockFactory); on the Pi it is gpiozero's lgpio factory,
+    chosen explicitly, never by gpiozero's fallback. Hardware.close does not close the factory: it
+    is in `extras["pin_factory"]` for the caller to close on exit. `clock` is unused so far: no
+    part keeps time of its own (the camera's timeout is picamera2's own wait).
+    """
+    if config.mode == "gated":
+        raise BackendError(
+            "mode = 'gated' needs the supervisor link on the Pi, which does not exist yet (the "
+            'UART protocol arrives with the power issue); set mode = "always-on" in the config '
+            "until then"
+        )
+    camera = PiCamera(CameraSettings.from_config(config))  # first: fails before any pin is claimed
+    factory = pin_factory if pin_factory is not None else lgpio_factory()
+    opened: list[PirSensor | IrIlluminator] = []
+    try:
+        motion = PirSensor(config["pins.pir"], factory)
+        opened.append(motion)
+        illuminator = IrIlluminator(config["pins.ir"], factory)
+    except Exception:
+        for part in opened:
+            part.close()
+        if pin_factory is None:
+            factory.close()
+        raise
+    return Hardware(
+        backend="pi",
+        motion=motion,
+        camera=camera,
+        illuminator=illuminator,
+        card=SdCard(Path(config["storage.card_path"])),
+        power=PiPowerMonitor(),
+        link=NoSupervisor(),
+        extras={"pin_factory": factory},
+    )
+
+
+def lgpio_factory() -> Factory:
+    """gpiozero's lgpio pin factory (every Pi, the Pi 5 included), or a BackendError."""
+    try:
+        from gpiozero.pins.lgpio import LGPIOFactory
+    except ImportError as exc:
+        raise BackendError(
+            f"the pi backend needs the 'lgpio' package for its GPIO pins ({exc}); {_INSTALL_LGPIO}"
+        ) from exc
+    try:
+        return LGPIOFactory()
+    except Exception as exc:  # lgpio.error or OSError: no /dev/gpiochip*, or no permission on it
+        raise BackendError(
+            f"lgpio could not open the GPIO chip ({exc}): is this a Raspberry Pi, and may this "
+            "user open /dev/gpiochip* (group 'gpio')?"
+        ) from exc

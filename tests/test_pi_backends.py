@@ -1,0 +1,665 @@
+"""The `pi` backend off a Pi: gpiozero's real MockFactory for the pins, a fake picamera2 module
+(shaped like the real one) for the camera, temp dirs for /sys and the card. No sleeps, no clock."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import os
+import sys
+import types
+from datetime import UTC, datetime
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from gpiozero import DigitalInputDevice
+from gpiozero.pins.mock import MockFactory
+from PIL import Image
+
+from device.clock import Clock
+from device.config import defaults
+from device.errors import BackendError, CameraError, CameraTimeout, CardError, HardwareError
+from device.hal.interfaces import (
+    Camera,
+    Card,
+    Illuminator,
+    MotionSensor,
+    PowerMonitor,
+    SupervisorLink,
+)
+from device.hal.pi import open_hardware
+from device.hal.pi.camera import CameraSettings, PiCamera
+from device.hal.pi.card import SdCard
+from device.hal.pi.ir import IrIlluminator
+from device.hal.pi.link import NoSupervisor
+from device.hal.pi.pir import PirSensor
+from device.hal.pi.power import PiPowerMonitor
+
+PIR_PIN = 17
+IR_PIN = 27
+
+
+class FrozenClock(Clock):
+    """A clock that never moves: the backend must not need one."""
+
+    def monotonic_s(self) -> float:
+        return 0.0
+
+    def now_utc(self) -> datetime:
+        return datetime(2026, 1, 1, tzinfo=UTC)
+
+    def run_until(self, ready, deadline_s=None) -> bool:
+        return ready()
+
+
+@pytest.fixture
+def factory():
+    f = MockFactory()
+    yield f
+    f.reset()
+
+
+@pytest.fixture
+def config():
+    return defaults().with_values(mode="always-on")
+
+
+# -- a fake picamera2, shaped like the real one ---------------------------------------------------
+
+
+class AfModeEnum(IntEnum):
+    Manual = 0
+    Auto = 1
+    Continuous = 2
+
+
+class FakeRequest:
+    """A CompletedRequest: YUV420 lores laid out as picamera2 gives it, (h * 3 // 2, stride)."""
+
+    def __init__(self, camera: FakePicamera2, metadata: dict[str, Any]) -> None:
+        self.camera = camera
+        self.metadata = metadata
+        self.released = 0
+        w, h = camera.camera_config["lores"]["size"]
+        stride = camera.camera_config["lores"]["stride"]
+        self.y_plane = (np.arange(w * h, dtype=np.uint32) % 251).astype(np.uint8).reshape(h, w)
+        yuv = np.full((h * 3 // 2, stride), 128, dtype=np.uint8)  # U/V rows
+        yuv[:h, :] = 255  # row padding past the width
+        yuv[:h, :w] = self.y_plane
+        self.yuv = yuv
+
+    def make_array(self, name: str) -> np.ndarray:
+        if name != "lores":
+            raise RuntimeError(f"test fake only makes lores arrays, asked for {name!r}")
+        return self.yuv.copy()
+
+    def save(self, name: str, file_output: Any, format: str | None = None, exif_data=None) -> None:
+        if self.camera.save_error is not None:
+            raise self.camera.save_error
+        if name != "main" or (format or "").lower() not in ("jpg", "jpeg"):
+            raise RuntimeError(f"cannot save {name!r} as {format!r}")
+        w, h = self.camera.camera_config["main"]["size"]
+        Image.new("RGB", (w // 16, h // 16), (30, 90, 60)).save(file_output, format="JPEG")
+
+    def get_metadata(self) -> dict[str, Any]:
+        return dict(self.metadata)
+
+    def release(self) -> None:
+        self.released += 1
+
+
+class FakeJob:
+    def __init__(self, signal_function) -> None:
+        self.signal_function = signal_function
+        self.done = False
+        self.cancelled = False
+        self.result: FakeRequest | None = None
+
+    def complete(self, request: FakeRequest) -> None:
+        """What picamera2's event loop does when a frame satisfies the job."""
+        self.done, self.result = True, request
+        if self.signal_function is not None:
+            self.signal_function(self)
+
+
+class FakePicamera2:
+    """Picamera2's surface as the backend uses it; frames arrive when the test says so."""
+
+    instances: ClassVar[list[FakePicamera2]] = []
+    controls_available: ClassVar[dict[str, tuple]] = {
+        "AeEnable": (False, True, True),
+        "ExposureTime": (1, 66666, 20000),
+        "AnalogueGain": (1.0, 16.0, 1.0),
+    }
+
+    def __init__(self, camera_num: int = 0) -> None:
+        self.camera_controls = dict(self.controls_available)
+        self.camera_config: dict[str, Any] | None = None
+        self.started = False
+        self.closed = False
+        self.jobs: list[FakeJob] = []
+        self.capture_calls: list[dict[str, Any]] = []
+        self.wait_timeouts: list[float | None] = []
+        self.cancelled_all = 0
+        self.auto_complete = True  # a frame is ready by the time the caller waits
+        self.save_error: Exception | None = None
+        self.metadata = {
+            "SensorTimestamp": 5_000_000_000_000,
+            "ExposureTime": 20000,
+            "AnalogueGain": 2.0,
+            "Lux": 3.5,
+            "DigitalGain": 1.0,
+        }
+        self.requests: list[FakeRequest] = []
+        FakePicamera2.instances.append(self)
+
+    def create_still_configuration(
+        self, main=None, lores=None, raw=None, buffer_count=1, controls=None, queue=True, **kw
+    ) -> dict[str, Any]:
+        main = {"format": "BGR888", "size": (4608, 2592), "preserve_ar": True} | (main or {})
+        if lores is not None:
+            lores = {"format": "YUV420", "size": main["size"], "preserve_ar": False} | lores
+        return {
+            "use_case": "still",
+            "buffer_count": buffer_count,
+            "queue": queue,
+            "main": main,
+            "lores": lores,
+            "raw": raw,
+            "controls": dict(controls or {}),
+        }
+
+    def configure(self, config: dict[str, Any]) -> None:
+        for name in config["controls"]:
+            if name not in self.camera_controls:
+                raise RuntimeError(f"Control {name} is not advertised by libcamera")
+        config = {k: (dict(v) if isinstance(v, dict) else v) for k, v in config.items()}
+        w, _ = config["lores"]["size"]
+        config["lores"]["stride"] = (w + 63) // 64 * 64 + 64  # padded, as the ISP does
+        self.camera_config = config
+
+    def camera_configuration(self) -> dict[str, Any]:
+        return self.camera_config
+
+    def start(self) -> None:
+        if self.camera_config is None:
+            raise RuntimeError("Camera has not been configured")
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def capture_request(self, wait=None, signal_function=None, flush=None):
+        self.capture_calls.append({"wait": wait, "flush": flush})
+        job = FakeJob(signal_function)
+        self.jobs.append(job)
+        if wait is not False:
+            raise AssertionError("the backend must not block inside capture_request")
+        if self.auto_complete:
+            job.complete(self.new_request())
+        return job
+
+    def new_request(self) -> FakeRequest:
+        request = FakeRequest(self, self.metadata)
+        self.requests.append(request)
+        return request
+
+    def wait(self, job: FakeJob, timeout: float | None = None) -> FakeRequest:
+        self.wait_timeouts.append(timeout)
+        if job.cancelled:
+            raise concurrent.futures.CancelledError()
+        if not job.done:
+            raise TimeoutError()  # what Future.result raises when the timeout passes
+        return job.result
+
+    def cancel_all_and_flush(self) -> None:
+        self.cancelled_all += 1
+        for job in self.jobs:
+            if not job.done:
+                job.cancelled = True
+
+
+@pytest.fixture
+def fake_picamera2(mocker):
+    FakePicamera2.instances = []
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = FakePicamera2
+    libcamera = types.ModuleType("libcamera")
+    libcamera.controls = types.SimpleNamespace(AfModeEnum=AfModeEnum)
+    mocker.patch.dict(sys.modules, {"picamera2": module, "libcamera": libcamera})
+    return module
+
+
+def started_camera(config) -> tuple[PiCamera, FakePicamera2]:
+    camera = PiCamera(CameraSettings.from_config(config))
+    camera.start()
+    return camera, FakePicamera2.instances[-1]
+
+
+# -- PIR -----------------------------------------------------------------------------------------
+
+
+def test_pir_edges_call_the_callbacks_in_order(factory):
+    pir = PirSensor(PIR_PIN, factory)
+    events: list[str] = []
+    pir.set_callbacks(lambda: events.append("motion"), lambda: events.append("still"))
+    pin = factory.pin(PIR_PIN)
+    assert events == [] and not pir.is_active
+
+    pin.drive_high()
+    assert pir.is_active
+    pin.drive_low()
+    pin.drive_high()
+    assert events == ["motion", "still", "motion"]
+    pir.close()
+
+
+def test_pir_pin_is_an_input_with_pull_down(factory):
+    pir = PirSensor(PIR_PIN, factory)
+    pin = factory.pin(PIR_PIN)
+    assert pin.function == "input"
+    assert pin.pull == "down"  # the PIR module drives the line
+    pir.close()
+
+
+def test_pir_already_high_reports_exactly_one_motion(factory):
+    pir = PirSensor(PIR_PIN, factory)
+    pin = factory.pin(PIR_PIN)
+    pin.drive_high()  # the trigger that woke the trap, before anyone listened
+    events: list[str] = []
+
+    pir.set_callbacks(lambda: events.append("motion"), lambda: events.append("still"))
+    assert events == ["motion"]
+    pin.drive_high()  # no edge: still one
+    assert events == ["motion"]
+    pin.drive_low()
+    assert events == ["motion", "still"]
+    pir.close()
+
+
+def test_pir_low_at_start_reports_nothing_and_no_orphan_no_motion(factory):
+    pir = PirSensor(PIR_PIN, factory)
+    events: list[str] = []
+    pir.set_callbacks(lambda: events.append("motion"), lambda: events.append("still"))
+    factory.pin(PIR_PIN).drive_low()
+    assert events == []
+    pir.close()
+
+
+def test_pir_close_stops_callbacks_and_frees_the_pin(factory):
+    pir = PirSensor(PIR_PIN, factory)
+    events: list[str] = []
+    pir.set_callbacks(lambda: events.append("motion"), lambda: events.append("still"))
+    pir.close()
+    factory.pin(PIR_PIN).drive_high()
+    assert events == []
+    DigitalInputDevice(PIR_PIN, pin_factory=factory).close()  # the pin is free again
+
+
+def test_pir_pin_in_use_is_a_hardware_error_naming_the_key(factory):
+    holder = DigitalInputDevice(PIR_PIN, pin_factory=factory)
+    with pytest.raises(HardwareError, match=r"pins\.pir"):
+        PirSensor(PIR_PIN, factory)
+    holder.close()
+
+
+# -- IR LEDs -------------------------------------------------------------------------------------
+
+
+def test_ir_pin_follows_on_and_off(factory):
+    ir = IrIlluminator(IR_PIN, factory)
+    pin = factory.pin(IR_PIN)
+    assert pin.function == "output"
+    assert pin.state is False and not ir.is_on
+
+    ir.on()
+    assert pin.state is True and ir.is_on
+    ir.off()
+    assert pin.state is False and not ir.is_on
+    assert [s.state for s in pin.states] == [False, True, False]
+    ir.close()
+
+
+def test_ir_close_switches_the_leds_off_and_releases_the_pin(factory):
+    ir = IrIlluminator(IR_PIN, factory)
+    pin = factory.pin(IR_PIN)
+    ir.on()
+    ir.close()
+    assert pin.states[-1].state is False
+    assert pin.function == "input"
+    ir.close()  # twice is harmless
+
+
+# -- camera --------------------------------------------------------------------------------------
+
+
+def test_camera_asks_for_main_lores_and_stored_exposure(fake_picamera2, config):
+    config = config.with_values(
+        capture__main_width=1920,
+        capture__main_height=1080,
+        capture__lores_width=320,
+        capture__lores_height=240,
+        capture__exposure_us=12000,
+        capture__analogue_gain=4.0,
+    )
+    camera, picam = started_camera(config)
+    asked = picam.camera_config
+    assert asked["main"]["size"] == (1920, 1080)
+    assert asked["lores"]["size"] == (320, 240)
+    assert asked["lores"]["format"] == "YUV420"
+    assert asked["controls"] == {"AeEnable": False, "ExposureTime": 12000, "AnalogueGain": 4.0}
+    assert picam.started and camera.is_started
+
+
+def test_camera_with_autofocus_is_fixed_at_infinity(fake_picamera2, config, mocker):
+    autofocus = {"AfMode": (0, 2, 0), "LensPosition": (0.0, 32.0, 1.0)}
+    mocker.patch.object(
+        FakePicamera2, "controls_available", FakePicamera2.controls_available | autofocus
+    )
+    _, picam = started_camera(config)
+    controls = picam.camera_config["controls"]
+    assert controls["AfMode"] == AfModeEnum.Manual
+    assert controls["LensPosition"] == 0.0  # dioptres: infinity
+
+
+def test_captured_frame_has_jpeg_y_plane_and_metadata(fake_picamera2, config):
+    camera, picam = started_camera(config)
+    frame = camera.capture_frame(ir_on=True)
+    request = picam.requests[-1]
+
+    assert frame.image_jpeg.startswith(b"\xff\xd8")
+    assert Image.open(io.BytesIO(frame.image_jpeg)).format == "JPEG"
+    assert frame.lores.dtype == np.uint8
+    assert frame.lores.shape == (config["capture.lores_height"], config["capture.lores_width"])
+    assert np.array_equal(frame.lores, request.y_plane)
+    assert frame.lores.flags.owndata  # a copy, not a view into the camera's array
+    # exposure start = SensorTimestamp (readout start) - ExposureTime
+    assert frame.meta.monotonic_s == pytest.approx(5000.0 - 0.020)
+    assert frame.meta.exposure_us == 20000
+    assert frame.meta.analogue_gain == 2.0
+    assert frame.meta.lux == 3.5
+    assert frame.meta.ir_on is True
+    assert request.released == 1
+    assert picam.capture_calls == [{"wait": False, "flush": True}]  # exposed after the call
+    assert picam.wait_timeouts == [config["capture.camera_timeout_s"]]
+
+
+def test_request_is_released_when_save_raises(fake_picamera2, config):
+    camera, picam = started_camera(config)
+    picam.save_error = OSError(5, "encoder fell over")
+    with pytest.raises(CameraError) as info:
+        camera.capture_frame(ir_on=False)
+    assert info.value.__cause__ is picam.save_error
+    assert picam.requests[-1].released == 1
+
+
+def test_capture_that_never_completes_times_out_and_cancels(fake_picamera2, config):
+    camera, picam = started_camera(config.with_values(capture__camera_timeout_s=0.25))
+    picam.auto_complete = False
+    with pytest.raises(CameraTimeout, match="camera_timeout_s"):
+        camera.capture_frame(ir_on=False)
+    assert picam.wait_timeouts[0] == 0.25
+    assert picam.cancelled_all == 1
+    assert isinstance(CameraTimeout("x"), TimeoutError)
+
+
+def test_request_arriving_after_the_timeout_is_released(fake_picamera2, config):
+    camera, picam = started_camera(config)
+    picam.auto_complete = False
+    picam.cancel_all_and_flush = lambda: None  # too late to cancel: the frame is on its way
+    with pytest.raises(CameraTimeout):
+        camera.capture_frame(ir_on=False)
+    late = picam.new_request()
+    picam.jobs[-1].complete(late)  # the event loop finishes the abandoned job
+    assert late.released == 1
+
+
+def test_meter_returns_metadata_and_keeps_no_image(fake_picamera2, config):
+    camera, picam = started_camera(config)
+    picam.metadata = picam.metadata | {"Lux": 0.4, "ExposureTime": 30000}
+    meta = camera.meter()
+    assert meta.lux == 0.4 and meta.exposure_us == 30000 and meta.ir_on is False
+    assert picam.requests[-1].released == 1
+    assert picam.capture_calls[-1]["flush"] is True
+
+
+def test_metadata_without_lux_is_a_camera_error(fake_picamera2, config):
+    camera, picam = started_camera(config)
+    del picam.metadata["Lux"]
+    with pytest.raises(CameraError, match="Lux"):
+        camera.capture_frame(ir_on=False)
+    assert picam.requests[-1].released == 1
+
+
+def test_capture_before_start_is_a_camera_error(fake_picamera2, config):
+    camera = PiCamera(CameraSettings.from_config(config))
+    with pytest.raises(CameraError, match="not started"):
+        camera.capture_frame(ir_on=False)
+
+
+def test_camera_that_fails_to_open_is_a_camera_error(fake_picamera2, config, mocker):
+    mocker.patch.object(
+        FakePicamera2, "__init__", side_effect=RuntimeError("Camera __init__ sequence did not")
+    )
+    camera = PiCamera(CameraSettings.from_config(config))
+    with pytest.raises(CameraError) as info:
+        camera.start()
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert not camera.is_started
+
+
+def test_stop_and_close(fake_picamera2, config):
+    camera, picam = started_camera(config)
+    camera.stop()
+    assert not picam.started and not camera.is_started
+    camera.start()  # the same camera object, configured again
+    assert FakePicamera2.instances == [picam] and picam.started
+    camera.close()
+    assert picam.closed and not camera.is_started
+
+
+def test_no_picamera2_is_a_backend_error_naming_it(mocker, config):
+    mocker.patch.dict(sys.modules, {"picamera2": None})
+    with pytest.raises(BackendError, match="picamera2") as info:
+        PiCamera(CameraSettings.from_config(config))
+    assert "apt install python3-picamera2" in str(info.value)
+    assert "--system-site-packages" in str(info.value)
+
+
+# -- card ----------------------------------------------------------------------------------------
+
+
+def fake_sys_for(path: Path, sys_root: Path, disk: str, files: dict[str, str]) -> None:
+    """A /sys where `path`'s device is partition 1 of `disk`, the card holding `files`."""
+    st = os.stat(path)
+    card_dir = sys_root / "devices/platform/emmc2bus/mmc_host/mmc0/mmc0:aaaa"
+    disk_dir = card_dir / "block" / disk
+    part_dir = disk_dir / f"{disk}p1"
+    part_dir.mkdir(parents=True)
+    (part_dir / "partition").write_text("1\n")
+    (disk_dir / "device").symlink_to(card_dir)
+    for name, text in files.items():
+        (card_dir / name).write_text(text)
+    (sys_root / "dev/block").mkdir(parents=True)
+    (sys_root / "dev/block" / f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}").symlink_to(part_dir)
+    (sys_root / "block").mkdir()
+    (sys_root / "block" / disk).symlink_to(disk_dir)
+
+
+def test_card_identity_is_the_sd_cid(tmp_path):
+    mount, sys_root = tmp_path / "card", tmp_path / "sys"
+    mount.mkdir()
+    cid = "035344534331323880a1b2c3d4013b00"
+    fake_sys_for(mount, sys_root, "mmcblk0", {"cid": cid + "\n", "serial": "0xa1b2c3d4\n"})
+    assert SdCard(mount, sys_root=sys_root).identity() == f"cid:{cid}"
+
+
+def test_card_identity_falls_back_to_the_sd_serial(tmp_path):
+    mount, sys_root = tmp_path / "card", tmp_path / "sys"
+    mount.mkdir()
+    fake_sys_for(mount, sys_root, "mmcblk0", {"serial": "0xA1B2C3D4\n"})
+    assert SdCard(mount, sys_root=sys_root).identity() == "serial:a1b2c3d4"
+
+
+def test_card_not_on_mmc_is_identified_by_filesystem_id(tmp_path, mocker):
+    mount, sys_root = tmp_path / "card", tmp_path / "sys"
+    mount.mkdir()
+    fake_sys_for(mount, sys_root, "sda", {"serial": "usb-reader\n"})  # a USB reader: not an SD id
+    card = SdCard(mount, sys_root=sys_root)
+    mocker.patch("os.statvfs", return_value=types.SimpleNamespace(f_fsid=0xBEEF))
+    assert card.identity() == "fsid:beef"
+
+
+def test_card_without_fsid_is_identified_by_its_device_number(tmp_path, mocker):
+    mocker.patch("os.statvfs", return_value=types.SimpleNamespace(f_fsid=0))
+    st = os.stat(tmp_path)
+    card = SdCard(tmp_path, sys_root=tmp_path / "no-sys")
+    assert card.identity() == f"dev:{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+
+
+def test_card_space_comes_from_statvfs(tmp_path, mocker):
+    card = SdCard(tmp_path, sys_root=tmp_path / "no-sys")
+    assert 0 < card.free_bytes() <= card.capacity_bytes()  # the real filesystem
+    mocker.patch(
+        "os.statvfs",
+        return_value=types.SimpleNamespace(f_frsize=4096, f_bavail=1000, f_blocks=7_800_000),
+    )
+    assert card.free_bytes() == 4_096_000
+    assert card.capacity_bytes() == 31_948_800_000
+    assert card.mount_path == tmp_path
+
+
+def test_vanished_card_is_a_card_error(tmp_path):
+    card = SdCard(tmp_path / "not-mounted")
+    with pytest.raises(CardError, match="not-mounted") as info:
+        card.free_bytes()
+    assert info.value.errno == 2 and isinstance(info.value, OSError)
+    with pytest.raises(CardError):
+        card.identity()
+
+
+# -- power and link ------------------------------------------------------------------------------
+
+
+def test_power_temperature_from_the_thermal_zone(tmp_path):
+    zone = tmp_path / "class/thermal/thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "temp").write_text("-12345\n")
+    reading = PiPowerMonitor(sys_root=tmp_path).read()
+    assert reading.temperature_c == pytest.approx(-12.345)
+    assert reading.pack_v is None and reading.pack_current_ma is None
+
+
+def test_power_without_a_thermal_zone_reads_none(tmp_path):
+    assert PiPowerMonitor(sys_root=tmp_path).read().temperature_c is None
+    zone = tmp_path / "class/thermal/thermal_zone0"
+    zone.mkdir(parents=True)
+    (zone / "temp").write_text("garbage")
+    assert PiPowerMonitor(sys_root=tmp_path).read().temperature_c is None
+
+
+def test_no_supervisor_link():
+    link = NoSupervisor()
+    assert link.connected is False
+    assert link.wake_reason() == "boot"
+    link.kick_watchdog()
+    with pytest.raises(HardwareError, match="no supervisor"):
+        link.request_shutdown(datetime(2026, 1, 2, tzinfo=UTC), "night")
+
+
+# -- open_hardware -------------------------------------------------------------------------------
+
+
+def test_open_hardware_builds_the_pi_backend(fake_picamera2, factory, config):
+    hw = open_hardware(config, FrozenClock(), pin_factory=factory)
+    assert hw.backend == "pi"
+    assert isinstance(hw.motion, MotionSensor)
+    assert isinstance(hw.camera, Camera)
+    assert isinstance(hw.illuminator, Illuminator)
+    assert isinstance(hw.card, Card)
+    assert isinstance(hw.power, PowerMonitor)
+    assert isinstance(hw.link, SupervisorLink)
+    assert hw.card.mount_path == Path(config["storage.card_path"])
+    assert hw.extras["pin_factory"] is factory
+
+    hw.illuminator.on()
+    assert factory.pin(config["pins.ir"]).state is True
+    events: list[str] = []
+    hw.motion.set_callbacks(lambda: events.append("motion"), lambda: None)
+    factory.pin(config["pins.pir"]).drive_high()
+    assert events == ["motion"]
+
+    hw.close()
+    assert factory.pin(config["pins.ir"]).state is False
+    assert factory.pin(config["pins.pir"]).function == "input"
+
+
+def test_gated_mode_is_refused_until_the_supervisor_link_exists(fake_picamera2, factory):
+    with pytest.raises(BackendError, match="always-on") as info:
+        open_hardware(defaults(), FrozenClock(), pin_factory=factory)  # mode defaults to gated
+    assert "supervisor" in str(info.value)
+    assert factory.pins == {}  # nothing was claimed
+
+
+def test_no_picamera2_fails_before_any_pin_is_claimed(mocker, factory, config):
+    mocker.patch.dict(sys.modules, {"picamera2": None})
+    with pytest.raises(BackendError, match="picamera2"):
+        open_hardware(config, FrozenClock(), pin_factory=factory)
+    assert factory.pins == {}
+
+
+def test_no_lgpio_is_a_backend_error_naming_it(fake_picamera2, mocker, config):
+    mocker.patch.dict(sys.modules, {"lgpio": None, "gpiozero.pins.lgpio": None})
+    with pytest.raises(BackendError, match="lgpio") as info:
+        open_hardware(config, FrozenClock())
+    assert "irbis[pi]" in str(info.value) and "python3-lgpio" in str(info.value)
+
+
+def test_declared_entry_point_opens_pi_and_reports_missing_lgpio(fake_picamera2, mocker, config):
+    """The registry calls `factory(config, clock)` on the `irbis.backends` entry point named pi.
+
+    Read from pyproject.toml rather than the installed metadata, which can be stale in a venv.
+    """
+    import tomllib
+    from importlib.metadata import EntryPoint
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    target = pyproject["project"]["entry-points"]["irbis.backends"]["pi"]
+    factory = EntryPoint(name="pi", value=target, group="irbis.backends").load()
+    assert factory is open_hardware
+
+    mocker.patch.dict(sys.modules, {"lgpio": None, "gpiozero.pins.lgpio": None})
+    with pytest.raises(BackendError, match="lgpio"):
+        factory(config, FrozenClock())
+
+
+def test_ir_pin_in_use_releases_the_pir(fake_picamera2, factory, config):
+    holder = DigitalInputDevice(config["pins.ir"], pin_factory=factory)
+    with pytest.raises(HardwareError, match=r"pins\.ir"):
+        open_hardware(config, FrozenClock(), pin_factory=factory)
+    DigitalInputDevice(config["pins.pir"], pin_factory=factory).close()  # PIR pin was released
+    holder.close()
+
+
+def test_importing_the_backend_imports_nothing_pi_only():
+    import subprocess
+
+    code = (
+        "import sys, device.hal.pi; "
+        "bad = [m for m in ('gpiozero', 'picamera2', 'lgpio', 'libcamera', 'numpy') "
+        "if m in sys.modules]; print(bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    )
+    assert out.stdout.strip() == "[]"
