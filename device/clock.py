@@ -42,6 +42,8 @@ class Timer:
 class Clock(ABC):
     """UTC wall time with the site's offset, a monotonic clock, timers, and one way to wait."""
 
+    time_source = "unknown"  # where wall time comes from; written on every record
+
     def __init__(self, utc_offset_s: int = 0) -> None:
         self._timers: list[Timer] = []
         self._seq = itertools.count()
@@ -117,6 +119,8 @@ class Clock(ABC):
 
 class RealClock(Clock):
     """The Pi's clocks: `time.monotonic` for intervals, the system clock for wall time."""
+
+    time_source = "system"
 
     def __init__(self, utc_offset_s: int = 0) -> None:
         self._cond = threading.Condition()

@@ -128,6 +128,9 @@ class SupervisorLink(Protocol):
     def wake_reason(self) -> str:
         """Why the Pi is up: 'boot' (power applied), 'pir', 'rtc' or 'watchdog'."""
 
+    def wake_time_utc(self) -> datetime | None:
+        """When the wake source fired (the PIR edge), so latency counts the boot too."""
+
     def request_shutdown(self, wake_at_utc: datetime | None, reason: str) -> None:
         """Ask to cut the Pi's rail once it has halted, and to wake it at `wake_at_utc`."""
 

@@ -1,0 +1,193 @@
+"""The trap's loop: hardware callbacks and timers post events; the controller decides; this
+module carries out its actions and posts their results back. Same code on the Pi (RealClock)
+and in the simulator (virtual clock).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from device.capture import Burst, BurstPlan, take_burst
+from device.clock import Clock, Timer
+from device.config import TrapConfig
+from device.controller import Controller
+from device.events import (
+    Action,
+    BurstDone,
+    BurstFailed,
+    CancelTimer,
+    CaptureBurst,
+    Event,
+    Halt,
+    MotionStarted,
+    MotionStopped,
+    RequestShutdown,
+    RunTriage,
+    Started,
+    StartTimer,
+    StopCamera,
+    StoreDone,
+    StoreEvent,
+    StoreFailed,
+    TimerFired,
+    TriageDone,
+)
+from device.hal.interfaces import Hardware
+from device.storage.event_store import EventStore
+
+log = logging.getLogger("irbis.trap")
+
+TriageHook = Callable[[Burst], dict[str, Any]]
+
+
+def passthrough_triage(burst: Burst) -> dict[str, Any]:
+    """Triage is not in the loop yet: keep everything, and say so in the record."""
+    return {"decision": "keep", "score": None, "reasons": ["triage_not_enabled"]}
+
+
+class Trap:
+    """Owns the event queue and the hardware; one instance per process (per boot)."""
+
+    def __init__(
+        self,
+        config: TrapConfig,
+        clock: Clock,
+        hardware: Hardware,
+        store: EventStore,
+        triage: TriageHook = passthrough_triage,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.hw = hardware
+        self.store = store
+        self.triage = triage
+        self.controller = Controller(config, clock)
+        self.queue: deque[Event] = deque()
+        self.halted: str | None = None
+        self._timers: dict[str, Timer] = {}
+        self._bursts: dict[int, Burst] = {}
+        self._plan = BurstPlan(
+            frames=config["capture.burst_frames"],
+            interval_s=config["capture.burst_interval_s"],
+            ir_mode=config["capture.ir"],
+            ir_below_lux=config["capture.ir_below_lux"],
+        )
+        self.on_capture_call: Callable[[CaptureBurst], None] | None = None  # a probe for benches
+
+    # -- events in ----------------------------------------------------------------------------
+    def post(self, event: Event) -> None:
+        """Queue an event (safe from any thread) and wake the loop."""
+        self.queue.append(event)
+        self.clock.notify()
+
+    def start(self, wake_reason: str | None = None) -> None:
+        """Queue the start, then listen to the PIR (a PIR already high queues after it)."""
+        link = self.hw.link
+        reason = wake_reason or link.wake_reason()
+        self.post(Started(reason, self.store.next_seq(), link.wake_time_utc()))
+        self.hw.motion.set_callbacks(self._on_motion, self._on_no_motion)
+
+    def _on_motion(self) -> None:
+        self.post(MotionStarted(self.clock.monotonic_s()))
+
+    def _on_no_motion(self) -> None:
+        self.post(MotionStopped(self.clock.monotonic_s()))
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self, deadline_s: float | None = None) -> str:
+        """Handle events until the controller halts (returns its reason) or `deadline_s`."""
+        queue = self.queue
+        while self.halted is None:
+            if not queue and not self.clock.run_until(
+                lambda: bool(queue) or self.halted is not None, deadline_s
+            ):
+                return "deadline"
+            if queue:
+                self.step(queue.popleft())
+        return self.halted
+
+    def step(self, event: Event) -> None:
+        for action in self.controller.handle(event):
+            self._do(action)
+
+    # -- actions out --------------------------------------------------------------------------
+    def _do(self, action: Action) -> None:
+        match action:
+            case CaptureBurst():
+                self._capture(action)
+            case RunTriage(event_seq=seq):
+                self.post(TriageDone(seq, self.triage(self._bursts[seq])))
+            case StoreEvent(event_seq=seq, record=record):
+                self._store(seq, record)
+            case StartTimer(name=name, delay_s=delay_s):
+                self._cancel(name)
+                self._timers[name] = self.clock.call_later(
+                    delay_s, lambda n=name: self.post(TimerFired(n))
+                )
+            case CancelTimer(name=name):
+                self._cancel(name)
+            case StopCamera():
+                if self.hw.camera.is_started:
+                    self.hw.camera.stop()
+            case RequestShutdown(reason=reason, wake_at_utc=wake_at):
+                self.hw.link.request_shutdown(wake_at, reason)
+            case Halt(reason=reason):
+                for name in list(self._timers):
+                    self._cancel(name)
+                self.halted = reason
+            case _:
+                raise TypeError(f"unknown action {action!r}")
+
+    def _cancel(self, name: str) -> None:
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _capture(self, action: CaptureBurst) -> None:
+        if self.on_capture_call is not None:
+            self.on_capture_call(action)
+        plan = (
+            self._plan
+            if action.frames == self._plan.frames
+            else BurstPlan(
+                action.frames, action.interval_s, self._plan.ir_mode, self._plan.ir_below_lux
+            )
+        )
+        burst = take_burst(self.hw.camera, self.hw.illuminator, self.clock, plan)
+        self._bursts[action.event_seq] = burst
+        if burst.error is None:
+            first_s = burst.first_frame_s
+            assert first_s is not None
+            self.post(BurstDone(action.event_seq, len(burst.frames), first_s, burst))
+        else:
+            if self.hw.camera.is_started:  # a fresh start for the next burst
+                self.hw.camera.stop()
+            self.post(BurstFailed(action.event_seq, burst.error, len(burst.frames), burst))
+
+    def _frame_times(self, burst: Burst | None) -> list[str]:
+        """Each frame's exposure start as local wall time with its offset."""
+        if burst is None:
+            return []
+        now_s, now = self.clock.monotonic_s(), self.clock.now_local()
+        return [
+            (now - timedelta(seconds=now_s - f.meta.monotonic_s)).isoformat(timespec="milliseconds")
+            for f in burst.frames
+        ]
+
+    def _store(self, seq: int, record: dict[str, Any]) -> None:
+        burst = self._bursts.pop(seq, None)
+        record = {
+            **record,
+            "time_source": self.clock.time_source,
+            "ir": bool(burst and burst.ir_used),
+        }
+        try:
+            files = self.store.commit(record, burst, self._frame_times(burst))
+        except OSError as exc:
+            self.post(StoreFailed(seq, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post(StoreDone(seq, files))

@@ -1,0 +1,196 @@
+"""metrics.json of a run (keys as in DESIGN.md §6), from the card and the bench's ground truth.
+
+The card is read as a host tool would read it (the journal and the media), and compared with
+the world: which animal passes appear in committed frames, which trap events show nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.energy import PACK_NOMINAL_WH, usable_fraction
+from sim.runner import RunResult
+
+MOTION_SOURCES = ("pir", "wake", "retrigger", "sustained")
+
+
+def read_journal(card_dir: Path, deployment_id: str) -> list[dict[str, Any]]:
+    path = card_dir / "irbis" / deployment_id / "journal.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text("utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def _percentiles(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "max": None}
+    arr = np.asarray(values)
+    return {
+        "n": len(values),
+        "p50": round(float(np.percentile(arr, 50)), 3),
+        "p95": round(float(np.percentile(arr, 95)), 3),
+        "max": round(float(arr.max()), 3),
+    }
+
+
+def collect(result: RunResult) -> dict[str, Any]:
+    scenario, bench = result.scenario, result.bench
+    deployment_root = result.card_dir / "irbis" / scenario.trap["deployment_id"]
+    records = read_journal(result.card_dir, scenario.trap["deployment_id"])
+    truth = bench.truth_by_sha256
+    passes = {p.id: p for p in bench.world.passes}
+    end_s = result.days * 86400.0
+
+    # -- events on the card, and what they show ----------------------------------------------
+    decisions: Counter[str] = Counter()
+    by_source: Counter[str] = Counter()
+    animals_committed: set[int] = set()
+    animals_kept: set[int] = set()
+    false_events = false_discarded = capture_failed = 0
+    missing = corrupt = media_files = bytes_written = 0
+    event_times_s: list[float] = []
+    latency = {"all": [], "wake": [], "pir": []}
+    for rec in records:
+        if rec.get("kind") != "event":
+            continue
+        by_source[rec["source"]] += 1
+        decision = rec.get("verdict", {}).get("decision", "keep")
+        if rec["status"] == "capture_failed":
+            capture_failed += 1
+        else:
+            decisions[decision] += 1
+        if rec["source"] in ("pir", "wake") and rec.get("latency_s") is not None:
+            latency["all"].append(rec["latency_s"])
+            latency[rec["source"]].append(rec["latency_s"])
+        shown: set[int] = set()
+        for media in rec.get("media", []):
+            media_files += 1
+            bytes_written += media["bytes"]
+            path = deployment_root / media["file"]
+            if not path.exists():
+                missing += 1
+                continue
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != media["sha256"]:
+                corrupt += 1
+                continue
+            t_s, in_frame = truth.get(digest, (None, []))
+            if t_s is not None:
+                event_times_s.append(t_s)
+            shown.update(in_frame)
+        animals_committed |= shown
+        if decision == "keep":
+            animals_kept |= shown
+        if rec["source"] in MOTION_SOURCES and rec["status"] != "capture_failed" and not shown:
+            false_events += 1
+            false_discarded += decision == "discard"
+
+    animal_passes = [p for p in passes.values() if p.kind == "animal" and p.start_s < end_s]
+    leopards = [p for p in animal_passes if p.species == "snow-leopard"]
+    false_passes = [p for p in passes.values() if p.kind != "animal" and p.start_s < end_s]
+
+    # -- triggers ------------------------------------------------------------------------------
+    c = result.controller_counters
+    gate_counts = bench.gate.counts
+    triggers = {
+        "pir_rising_edges": bench.pir.rising_edges,
+        "seen_by_trap": c["triggers"],
+        "by_source": {
+            k.split(".", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("triggers.")
+        },
+        "retriggers_during_event": c["retriggers_during_event"],
+        "retriggers_during_hold_off": c["retriggers_during_hold_off"],
+        "outside_schedule": c["triggers_outside_schedule"],
+        "while_booting": gate_counts["triggers_while_booting"],
+        "while_halting": gate_counts["triggers_while_halting"],
+        "timelapse_shots": by_source["timelapse"],
+    }
+
+    # -- energy --------------------------------------------------------------------------------
+    wh = bench.ledger.wh_by_state()
+    consumed = sum(wh.values())
+    pack_start = PACK_NOMINAL_WH * usable_fraction(scenario.weather.mean_c)
+    remaining = max(0.0, pack_start - consumed)
+    per_day = consumed / result.days if result.days else 0.0
+
+    # -- faults --------------------------------------------------------------------------------
+    injected = dict(bench.faults_injected)
+    stuck = [d for d, _dur in scenario.faults.pir_stuck if d * 86400.0 < end_s]
+    if stuck:
+        injected["pir_stuck"] = len(stuck)
+    last_frame_s = max(event_times_s, default=0.0)
+    fault_times = (
+        [d * 86400.0 for d in scenario.faults.camera_error_at_days]
+        + [d * 86400.0 for d in scenario.faults.camera_hang_at_days]
+        + [d * 86400.0 + dur for d, dur in scenario.faults.pir_stuck]
+    )
+    survived = sum(1 for t in fault_times if t < end_s and last_frame_s > t)
+
+    card = bench.card
+    return {
+        "scenario": scenario.name,
+        "seed": result.seed,
+        "simulated_days": result.days,
+        "wall_s": round(result.wall_s, 3),
+        "mode": scenario.trap.mode,
+        "boots": result.boots,
+        "triggers": triggers,
+        "events": {
+            "captured": sum(decisions.values()),
+            "kept": decisions["keep"],
+            "thumbnail_only": decisions["thumbnail"],
+            "discarded": decisions["discard"],
+            "capture_failed": capture_failed,
+            "by_source": dict(sorted(by_source.items())),
+            "timelapse_deferred": c["timelapse_deferred"],
+            "pir_stuck_episodes": c["pir_stuck"],
+        },
+        "ground_truth": {
+            "animal_events": len(animal_passes),
+            "animal_events_pir_seen": sum(p.pir_seen for p in animal_passes),
+            "animal_events_captured": len(animals_committed),
+            "animal_events_kept": len(animals_kept),
+            "snow_leopard_events": len(leopards),
+            "snow_leopard_events_kept": sum(p.id in animals_kept for p in leopards),
+            "false_trigger_sources": len(false_passes),
+            "false_events": false_events,
+            "false_events_discarded": false_discarded,
+        },
+        "latency_s": {
+            "trigger_to_first_frame": _percentiles(latency["all"]),
+            "cold_start": _percentiles(latency["wake"]),
+            "warm": _percentiles(latency["pir"]),
+        },
+        "energy": {
+            "model": "ledger at nominal pack voltage; usable pack derated at the mean temperature",
+            "pack_wh_start": round(pack_start, 3),
+            "consumed_wh_by_state": {k: round(v, 4) for k, v in wh.items()},
+            "consumed_wh": round(consumed, 4),
+            "remaining_fraction": round(remaining / pack_start, 4) if pack_start else 0.0,
+            "projected_days": round(remaining / per_day, 1) if per_day else None,
+        },
+        "storage": {
+            "bytes_written": bytes_written,
+            "media_files": media_files,
+            "evicted": 0,
+            "free_fraction": round(card.free_bytes() / card.capacity_bytes(), 6),
+        },
+        "faults": {
+            "injected": injected,
+            "survived": survived,
+            "injected_total": sum(injected.values()),
+        },
+        "data_loss": {"committed_media_missing": missing, "committed_media_corrupt": corrupt},
+    }

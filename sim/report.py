@@ -1,0 +1,41 @@
+"""A short human summary of a run's metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def summary(m: dict[str, Any]) -> str:
+    gt, ev, tr, en = m["ground_truth"], m["events"], m["triggers"], m["energy"]
+    lat = m["latency_s"]["trigger_to_first_frame"]
+    cold = m["latency_s"]["cold_start"]
+    st, loss = m["storage"], m["data_loss"]
+    lines = [
+        f"irbis simulation: {m['scenario']} (seed {m['seed']}), {m['simulated_days']:g} days, "
+        f"{m['mode']} mode, {m['wall_s']:.1f} s wall",
+        f"  triggers: {tr['pir_rising_edges']} PIR edges, {tr['seen_by_trap']} seen by the trap, "
+        f"{tr['retriggers_during_event']} during events, {tr['retriggers_during_hold_off']} "
+        f"during hold-off, {tr['while_booting']} while booting; {m['boots']} boots",
+        f"  events: {ev['captured']} captured ({ev['kept']} kept, {ev['thumbnail_only']} "
+        f"thumbnail-only, {ev['discarded']} discarded), {ev['capture_failed']} capture failures, "
+        f"{tr['timelapse_shots']} time-lapse shots",
+        f"  animals: {gt['animal_events']} passes, {gt['animal_events_pir_seen']} seen by the "
+        f"PIR, {gt['animal_events_captured']} on the card; snow leopards "
+        f"{gt['snow_leopard_events_kept']}/{gt['snow_leopard_events']}",
+        f"  false triggers: {gt['false_events']} empty events on the card, "
+        f"{gt['false_events_discarded']} discarded (triage not in the loop yet)",
+        f"  latency trigger->first frame: p50 {_s(lat['p50'])}, p95 {_s(lat['p95'])}, "
+        f"max {_s(lat['max'])} (cold starts p50 {_s(cold['p50'])})",
+        f"  energy: {en['consumed_wh']:.2f} Wh of {en['pack_wh_start']:.1f} Wh usable "
+        f"({en['remaining_fraction']:.0%} left, ~{en['projected_days']} more days at this rate)",
+        "    by state: " + ", ".join(f"{k} {v:.2f}" for k, v in en["consumed_wh_by_state"].items()),
+        f"  card: {st['media_files']} media, {st['bytes_written'] / 1e6:.1f} MB, "
+        f"{st['free_fraction']:.1%} free; faults injected {m['faults']['injected_total']}, "
+        f"survived {m['faults']['survived']}; lost {loss['committed_media_missing']} missing, "
+        f"{loss['committed_media_corrupt']} corrupt",
+    ]
+    return "\n".join(lines)
+
+
+def _s(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f} s"

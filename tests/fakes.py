@@ -1,0 +1,196 @@
+"""Behavioural fakes for trap tests on virtual time (the sim's renderer is not needed here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from device.clock import Clock
+from device.config import TrapConfig, validate
+from device.errors import CameraError, CameraTimeout
+from device.hal.interfaces import Frame, FrameMeta, Hardware, PowerReading
+from device.storage.event_store import EventStore
+from device.trap import Trap
+from sim.clock import VirtualClock
+
+START = datetime.fromisoformat("2026-12-01T00:00:00+07:00")
+
+
+class FakePir:
+    """A PIR whose line the test drives: `pulse(at_s, high_s)` schedules a rise and a fall."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.level = False
+        self._cb: tuple[Callable[[], None], Callable[[], None]] | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.level
+
+    def set_callbacks(
+        self, on_motion: Callable[[], None], on_no_motion: Callable[[], None]
+    ) -> None:
+        self._cb = (on_motion, on_no_motion)
+        if self.level:
+            on_motion()
+
+    def drive(self, level: bool) -> None:
+        if level == self.level:
+            return
+        self.level = level
+        if self._cb:
+            self._cb[0 if level else 1]()
+
+    def pulse(self, at_s: float, high_s: float = 1.0) -> None:
+        self.clock.call_later(at_s - self.clock.monotonic_s(), lambda: self.drive(True))
+        self.clock.call_later(at_s + high_s - self.clock.monotonic_s(), lambda: self.drive(False))
+
+    def close(self) -> None:
+        self._cb = None
+
+
+@dataclass
+class FakeCamera:
+    """Takes `start_s` to start and `frame_s` per frame; can be told to raise or hang."""
+
+    clock: Clock
+    start_s: float = 0.5
+    frame_s: float = 0.05
+    lux: float = 1000.0
+    timeout_s: float = 3.0
+    fail_next: int = 0
+    hang_next: int = 0
+    started: bool = False
+    capture_calls: list[float] = field(default_factory=list)
+    starts: int = 0
+
+    @property
+    def is_started(self) -> bool:
+        return self.started
+
+    def start(self) -> None:
+        self.starts += 1
+        self.clock.sleep_s(self.start_s)
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def meter(self) -> FrameMeta:
+        return FrameMeta(self.clock.monotonic_s(), 20000, 2.0, self.lux)
+
+    def capture_frame(self, ir_on: bool) -> Frame:
+        t = self.clock.monotonic_s()
+        self.capture_calls.append(t)
+        if self.hang_next:
+            self.hang_next -= 1
+            self.clock.sleep_s(self.timeout_s)
+            raise CameraTimeout(f"no frame within {self.timeout_s} s")
+        if self.fail_next:
+            self.fail_next -= 1
+            raise CameraError("sensor fault")
+        self.clock.sleep_s(self.frame_s)
+        n = len(self.capture_calls)
+        jpeg = b"\xff\xd8" + n.to_bytes(4, "big") + b"\xff\xd9"
+        return Frame(jpeg, np.zeros((24, 32), np.uint8), FrameMeta(t, 20000, 2.0, self.lux, ir_on))
+
+    def close(self) -> None:
+        self.started = False
+
+
+class FakeIR:
+    def __init__(self) -> None:
+        self.is_on = False
+        self.switches: list[bool] = []
+
+    def on(self) -> None:
+        self.is_on = True
+        self.switches.append(True)
+
+    def off(self) -> None:
+        self.is_on = False
+        self.switches.append(False)
+
+    def close(self) -> None:
+        self.is_on = False
+
+
+class FakeCard:
+    def __init__(self, path: Path) -> None:
+        self.mount_path = path
+
+    def identity(self) -> str:
+        return "fake:1"
+
+    def free_bytes(self) -> int:
+        return 10**9
+
+    def capacity_bytes(self) -> int:
+        return 10**9
+
+
+class FakePower:
+    def read(self) -> PowerReading:
+        return PowerReading(9.0, 0.03, -20.0)
+
+
+class FakeLink:
+    def __init__(self, reason: str = "boot", wake_time: datetime | None = None) -> None:
+        self.reason = reason
+        self.wake_time = wake_time
+        self.shutdowns: list[tuple[datetime | None, str]] = []
+        self.connected = True
+
+    def wake_reason(self) -> str:
+        return self.reason
+
+    def wake_time_utc(self) -> datetime | None:
+        return self.wake_time
+
+    def request_shutdown(self, wake_at_utc: datetime | None, reason: str) -> None:
+        self.shutdowns.append((wake_at_utc, reason))
+
+    def kick_watchdog(self) -> None:
+        pass
+
+
+@dataclass
+class Rig:
+    clock: VirtualClock
+    config: TrapConfig
+    pir: FakePir
+    camera: FakeCamera
+    ir: FakeIR
+    link: FakeLink
+    trap: Trap
+    card: Path
+
+    def records(self) -> list[dict]:
+        return self.trap.store.journal.records()
+
+
+def make_rig(
+    tmp_path: Path, start: datetime = START, link: FakeLink | None = None, **config: object
+) -> Rig:
+    """A trap on fake hardware and virtual time; `config` is a nested trap.toml as a dict."""
+    raw = {
+        "backend": "sim",
+        "mode": "always-on",
+        "deployment_id": "test",
+        "site": {"utc_offset": "+07:00"},
+        **config,
+    }
+    cfg = validate(raw)
+    clock = VirtualClock(start, cfg.utc_offset_s)
+    pir, camera, ir = FakePir(clock), FakeCamera(clock), FakeIR()
+    link = link or FakeLink()
+    hw = Hardware("fake", pir, camera, ir, FakeCard(tmp_path), FakePower(), link)
+    card = tmp_path / "card"
+    card.mkdir(exist_ok=True)
+    trap = Trap(cfg, clock, hw, EventStore(card, "test"))
+    return Rig(clock, cfg, pir, camera, ir, link, trap, card)

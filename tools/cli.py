@@ -1,0 +1,70 @@
+"""The `irbis` command: `irbis run` (the trap) and `irbis sim` (a simulated deployment)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _sim(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="irbis sim", description="Simulate a deployment.")
+    p.add_argument("scenario", help="a scenario name under sim/scenarios/ or a .toml path")
+    p.add_argument("--days", type=float, default=None, help="simulated days (default: scenario)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", type=Path, required=True, help="run folder (card/, metrics.json)")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    if args.days is not None and args.days <= 0:
+        p.error(f"--days must be positive, got {args.days}")
+
+    from device.errors import ConfigError
+    from sim import scenario as scenario_mod
+    from sim.metrics import collect
+    from sim.report import summary
+    from sim.runner import simulate, write_outputs
+
+    try:
+        scenario = scenario_mod.load(args.scenario)
+        result = simulate(
+            scenario,
+            args.seed,
+            args.out,
+            args.days,
+            progress=not args.no_progress and sys.stderr.isatty(),
+        )
+    except (ConfigError, FileNotFoundError, FileExistsError) as exc:
+        print(f"irbis sim: {exc}", file=sys.stderr)
+        return 2
+    metrics = collect(result)
+    write_outputs(result, args.out, metrics)
+    print(summary(metrics))
+    print(f"run folder: {args.out.resolve()} (card/, metrics.json, summary.txt, trap.log)")
+    return 0
+
+
+COMMANDS = {"sim": _sim}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(
+            "usage: irbis {run,sim} ...\n"
+            "  run --config trap.toml [--check]   run the trap (same as python -m device)\n"
+            "  sim SCENARIO --out DIR [--days N] [--seed S]   simulate a deployment"
+        )
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        from device.main import run
+
+        return run(rest)
+    if command not in COMMANDS:
+        print(f"irbis: unknown command {command!r} (run, sim)", file=sys.stderr)
+        return 2
+    return COMMANDS[command](rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
