@@ -14,7 +14,7 @@ from device import config as config_mod
 from device.clock import RealClock
 from device.errors import BackendError, CardError, ConfigError
 from device.events import StopRequested
-from device.hal.registry import available_backends, chosen_backend, open_backend
+from device.hal.registry import check_backend, chosen_backend, open_backend
 
 EXIT_CONFIG, EXIT_BACKEND, EXIT_CARD = 2, 3, 4
 
@@ -31,10 +31,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         cfg = config_mod.load(args.config)
         backend = chosen_backend(cfg.backend)
-        if backend not in available_backends():
-            raise BackendError(
-                f"unknown backend {backend!r}; known: {', '.join(available_backends())}"
-            )
+        check_backend(backend)
     except (ConfigError, FileNotFoundError) as exc:
         print(f"irbis: {exc}", file=sys.stderr)
         print(f"irbis: refusing to start with config {args.config}", file=sys.stderr)

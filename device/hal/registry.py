@@ -44,16 +44,19 @@ def chosen_backend(config_backend: str) -> str:
     return os.environ.get(BACKEND_ENV) or config_backend
 
 
+def check_backend(name: str) -> None:
+    """Raise BackendError if no backend has this name, saying where the name came from."""
+    if name in _REGISTERED or name in _entry_points():
+        return
+    source = f"${BACKEND_ENV}" if os.environ.get(BACKEND_ENV) else "config key 'backend'"
+    raise BackendError(
+        f"unknown backend {name!r} (from {source}); "
+        f"known: {', '.join(available_backends()) or 'none (is irbis installed?)'}"
+    )
+
+
 def open_backend(name: str, config: TrapConfig, clock: Clock) -> Hardware:
     """Open the named backend's hardware. Raises BackendError naming what is missing."""
-    factory = _REGISTERED.get(name)
-    if factory is None:
-        ep = _entry_points().get(name)
-        if ep is None:
-            source = f"${BACKEND_ENV}" if os.environ.get(BACKEND_ENV) else "config key 'backend'"
-            raise BackendError(
-                f"unknown backend {name!r} (from {source}); "
-                f"known: {', '.join(available_backends()) or 'none (is irbis installed?)'}"
-            )
-        factory = ep.load()  # type: ignore[attr-defined]
+    check_backend(name)
+    factory = _REGISTERED.get(name) or _entry_points()[name].load()  # type: ignore[attr-defined]
     return factory(config, clock)
