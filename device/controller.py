@@ -108,12 +108,14 @@ class Controller:
         return actions + self._idle()
 
     def _on_MotionStarted(self, ev: MotionStarted) -> list[Action]:
-        self.counters["triggers"] += 1
-        self.counters["triggers.pir"] += 1
         actions: list[Action] = []
         if not self.pir_high:
             self.pir_high = True
             actions.append(StartTimer("pir_stuck", self.config["pir.stuck_after_s"]))
+        if ev.at_start and self.wake_reason == "pir":
+            return actions  # the edge that woke us, still high: already an event
+        self.counters["triggers"] += 1
+        self.counters["triggers.pir"] += 1
         if self.state in BUSY:
             self.counters["retriggers_during_event"] += 1
             assert self.current is not None
@@ -274,7 +276,7 @@ class Controller:
         self._goto("hold_off", "stored", seq=cur.seq)
         if hold_off_s <= 0:
             return self._timer_hold_off()
-        return [StartTimer("hold_off", hold_off_s)]
+        return [StopCamera(), StartTimer("hold_off", hold_off_s)]
 
     def _idle(self) -> list[Action]:
         """Nothing in flight: take a due time-lapse shot, else wait (armed, or warm then off)."""
@@ -285,7 +287,7 @@ class Controller:
             after_motion = any(self.counters["events." + s] for s in MOTION_SOURCES)
             if warm_s > 0 and (after_motion or self.wake_reason == "boot"):
                 self._goto("warm", "idle", warm_window_s=warm_s)
-                return [StartTimer("warm", warm_s)]
+                return [StopCamera(), StartTimer("warm", warm_s)]
             return self._shutdown("nothing_to_do")
         self._goto("armed" if self.is_active_now() else "inactive", "idle")
         return [StopCamera()]

@@ -21,6 +21,7 @@ class Started:
 @dataclass(frozen=True, slots=True)
 class MotionStarted:
     at_s: float  # monotonic
+    at_start: bool = False  # the PIR was already high when the trap began to listen
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ class Trap:
         self.controller = Controller(config, clock)
         self.queue: deque[Event] = deque()
         self.halted: str | None = None
+        self._listening_since_s: float | None = None
         self._timers: dict[str, Timer] = {}
         self._bursts: dict[int, Burst] = {}
         self._plan = BurstPlan(
@@ -89,10 +90,14 @@ class Trap:
         link = self.hw.link
         reason = wake_reason or link.wake_reason()
         self.post(Started(reason, self.store.next_seq(), link.wake_time_utc()))
+        self._listening_since_s = self.clock.monotonic_s()
         self.hw.motion.set_callbacks(self._on_motion, self._on_no_motion)
 
     def _on_motion(self) -> None:
-        self.post(MotionStarted(self.clock.monotonic_s()))
+        now_s = self.clock.monotonic_s()
+        # A PIR already high is reported inside set_callbacks: flag it, so the controller can
+        # tell the edge that woke the Pi from a new one.
+        self.post(MotionStarted(now_s, at_start=now_s == self._listening_since_s))
 
     def _on_no_motion(self) -> None:
         self.post(MotionStopped(self.clock.monotonic_s()))

@@ -174,7 +174,7 @@ class World:
                         t,
                         kind,
                         {
-                            "duration_s": float(self.rng.uniform(3, 40)),
+                            "duration_s": float(self.rng.uniform(2, 15)),
                             "strength": float(strength),
                             "pir_seen": True,
                         },

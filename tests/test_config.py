@@ -23,8 +23,14 @@ def test_example_config_is_valid_and_matches_the_defaults_it_documents():
     for section, keys in config.SCHEMA.items():
         for key in keys:
             dotted = f"{section}.{key}" if section else key
-            if dotted in ("mode", "device_id", "deployment_id", "site.utc_offset",
-                          "site.latitude_deg", "site.longitude_deg"):
+            if dotted in (
+                "mode",
+                "device_id",
+                "deployment_id",
+                "site.utc_offset",
+                "site.latitude_deg",
+                "site.longitude_deg",
+            ):
                 continue  # the example sets these to a real site
             assert cfg[dotted] == defaults[dotted], dotted
 
@@ -92,10 +98,18 @@ def test_config_error_is_also_a_value_error():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["mode", "backend", "capture", "pins", "gated", "x"]),
-                       st.one_of(st.integers(), st.text(max_size=5), st.booleans(),
-                                 st.floats(allow_nan=True), st.dictionaries(
-                                     st.text(max_size=12), st.integers(), max_size=3))))
+@given(
+    st.dictionaries(
+        st.sampled_from(["mode", "backend", "capture", "pins", "gated", "x"]),
+        st.one_of(
+            st.integers(),
+            st.text(max_size=5),
+            st.booleans(),
+            st.floats(allow_nan=True),
+            st.dictionaries(st.text(max_size=12), st.integers(), max_size=3),
+        ),
+    )
+)
 def test_any_document_is_either_valid_or_a_config_error(raw):
     try:
         cfg = config.validate(raw)
@@ -113,8 +127,14 @@ def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
     full_env = {**os.environ, **(env or {})}
     full_env.pop("IRBIS_BACKEND", None) if not env or "IRBIS_BACKEND" not in env else None
-    return subprocess.run([sys.executable, "-m", "device", *args], capture_output=True,
-                          text=True, timeout=60, cwd=ROOT, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "device", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=full_env,
+    )
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -155,7 +175,9 @@ def test_backend_env_overrides_the_config(tmp_path):
 
 def test_missing_card_path_exits_4_and_writes_nothing(tmp_path):
     card = tmp_path / "card"
-    path = _write(tmp_path, f'backend = "sim"\nmode = "always-on"\n[storage]\ncard_path = "{card}"\n')
+    path = _write(
+        tmp_path, f'backend = "sim"\nmode = "always-on"\n[storage]\ncard_path = "{card}"\n'
+    )
     out = _run("--config", str(path))
     assert out.returncode == 4
     assert "does not exist" in out.stderr and str(card) in out.stderr
@@ -174,8 +196,11 @@ def read_only_dir(tmp_path):
         yield card
         card.chmod(0o755)
         return
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(card)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(card)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.strip()}")
     try:

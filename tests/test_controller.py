@@ -51,10 +51,11 @@ def test_trigger_in_hold_off_is_counted_and_starts_the_next_event_when_it_ends(t
     assert second["held_off_triggers"] == 2
     c = rig.trap.controller.counters
     assert c["retriggers_during_hold_off"] == 2 and c["triggers"] == 3
-    # the second burst starts right when the hold-off ends, not at the trigger
+    # the second event starts right when the hold-off ends (the camera, stopped to save power
+    # during the hold-off, takes 0.5 s to start again)
     starts = rig.camera.capture_calls[::3]
     first_end = rig.camera.capture_calls[2] + 0.05
-    assert starts[1] - first_end == pytest.approx(10.0, abs=0.01)
+    assert starts[1] - first_end == pytest.approx(10.0 + 0.5, abs=0.01)
 
 
 def test_trigger_after_hold_off_fires_at_once(tmp_path):
@@ -216,6 +217,17 @@ def test_wake_event_latency_counts_from_the_pir_edge_before_boot(tmp_path):
     run(rig, 600.0)
     wake = events(rig, "wake")[0]
     assert wake["latency_s"] == pytest.approx(boot_s + 0.5)  # boot + camera start
+
+
+def test_the_pir_that_woke_the_pi_and_is_still_high_is_one_trigger_not_two(tmp_path):
+    link = FakeLink("pir", wake_time=START - timedelta(seconds=3.5))
+    rig = make_rig(tmp_path, link=link, mode="gated")
+    rig.pir.level = True
+    rig.pir.pulse(1.0, 0.0)  # falls at 1 s (a zero-length pulse: rise is a no-op)
+    run(rig, 600.0)
+    assert [r["source"] for r in events(rig)] == ["wake"]
+    assert rig.trap.controller.counters["triggers"] == 1
+    assert events(rig)[0]["retriggers"] == 0
 
 
 def test_rtc_wake_takes_the_timelapse_shot_and_shuts_down_without_warm_window(tmp_path):

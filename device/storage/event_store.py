@@ -32,8 +32,10 @@ def check_card_path(path: Path) -> None:
     if not path.is_dir():
         raise CardError(f"card path {path} is not a directory")
     if os.statvfs(path).f_flag & os.ST_RDONLY:
-        raise CardError(f"card path {path} is not writable (mounted read-only); "
-                        "is the card's write-protect switch on?")
+        raise CardError(
+            f"card path {path} is not writable (mounted read-only); "
+            "is the card's write-protect switch on?"
+        )
     probe = path / ".irbis-write-probe"
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

@@ -1,0 +1,125 @@
+"""The simulator's parts: virtual clock, energy ledger, world, scenarios."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from device.errors import ConfigError
+from sim import scenario as scenario_mod
+from sim.clock import VirtualClock
+from sim.energy import Ledger, usable_fraction
+from sim.world import DAY_S, World, lux_from_elevation, solar_elevation_deg
+
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_virtual_clock_jumps_to_timers_in_order_and_repeats():
+    clock = VirtualClock(T0)
+    fired = []
+    clock.call_later(5.0, lambda: fired.append(("once", clock.monotonic_s())))
+    tick = clock.call_every(2.0, lambda: fired.append(("tick", clock.monotonic_s())))
+    clock.sleep_s(7.0)
+    assert fired == [("tick", 2.0), ("tick", 4.0), ("once", 5.0), ("tick", 6.0)]
+    assert clock.monotonic_s() == 7.0
+    assert clock.now_utc() == datetime(2026, 12, 1, 0, 0, 7, tzinfo=UTC)
+    tick.cancel()
+    assert clock.run_until(lambda: False, 100.0) is False and clock.monotonic_s() == 100.0
+
+
+def test_run_until_returns_when_a_timer_makes_the_condition_true():
+    clock = VirtualClock(T0)
+    box = []
+    clock.call_later(30.0, lambda: box.append(1))
+    clock.call_later(60.0, lambda: box.append(2))
+    assert clock.run_until(lambda: bool(box), 1000.0) is True
+    assert clock.monotonic_s() == 30.0 and box == [1]
+
+
+def test_virtual_clock_needs_an_aware_start():
+    with pytest.raises(ValueError):
+        VirtualClock(datetime(2026, 12, 1))
+
+
+def test_ledger_books_current_times_duration_by_state():
+    clock = VirtualClock(T0)
+    ledger = Ledger(clock)
+    ledger.set("supervisor", "standby")
+    ledger.set("pi", "boot")
+    clock.sleep_s(3.5)
+    ledger.set("pi", "idle")
+    ledger.set("ir", "ir")
+    clock.sleep_s(0.05)
+    ledger.set("ir", "off")
+    clock.sleep_s(86400 - 3.55)
+    ledger.set("pi", "off")
+    ledger.close()
+    wh = ledger.wh_by_state()
+    assert wh["boot"] == pytest.approx(52e-3 * 3.5 / 3600 * 9.0)
+    assert wh["ir"] == pytest.approx(0.55 * 0.05 / 3600 * 9.0)
+    assert wh["standby"] == pytest.approx(30e-6 * 24 * 9.0)  # 30 uA for a day
+    with pytest.raises(ValueError):
+        ledger.set("pi", "warp")
+
+
+def test_cold_derating_follows_the_field_table():
+    assert usable_fraction(20) == 1.0
+    assert usable_fraction(-20) == pytest.approx(0.70)
+    assert usable_fraction(-25) == pytest.approx(0.65)
+    assert usable_fraction(-60) == 0.5
+
+
+def test_sun_is_up_at_local_noon_and_down_at_midnight_in_the_altai_winter():
+    noon = datetime(2026, 12, 21, 5, 0, tzinfo=UTC)  # 12:00 at +07:00
+    midnight = datetime(2026, 12, 21, 17, 0, tzinfo=UTC)
+    assert 10 < solar_elevation_deg(noon, 49.7, 89.3) < 20  # winter solstice: ~17 degrees
+    assert solar_elevation_deg(midnight, 49.7, 89.3) < -40
+    assert lux_from_elevation(-20) < 1 and lux_from_elevation(15) > 10_000
+
+
+def test_world_is_seeded_and_matches_the_scenario_rates():
+    sc = scenario_mod.load("altai-winter-90d")
+    a, b = World(sc, 7), World(sc, 7)
+    assert [(p.kind, p.start_s) for p in a.passes] == [(p.kind, p.start_s) for p in b.passes]
+    assert [(p.start_s) for p in World(sc, 8).passes] != [p.start_s for p in a.passes]
+    animals = [p for p in a.passes if p.kind == "animal"]
+    false = [p for p in a.passes if p.kind != "animal"]
+    assert 2.3 < len(animals) / 90 < 3.7
+    assert 7 < len(false) / 90 < 11  # 7 a day plus busy days at 3x
+    light = [p for p in false if p.kind == "light"]
+    assert all(a.lux_at(p.start_s) >= 5 for p in light)  # sun on rock needs the sun
+
+
+def test_pir_edges_alternate_and_merge_overlapping_passes():
+    sc = scenario_mod.load("altai-winter-90d")
+    w = World(sc, 3)
+    levels = [lvl for _, lvl in w.pir_edges]
+    assert levels == [True, False] * (len(levels) // 2)
+    times = [t for t, _ in w.pir_edges]
+    assert times == sorted(times)
+    stuck_day, stuck_s = sc.faults.pir_stuck[0]
+    assert any(
+        rise <= stuck_day * DAY_S and fall >= stuck_day * DAY_S + stuck_s
+        for (rise, _), (fall, _) in zip(w.pir_edges[::2], w.pir_edges[1::2], strict=True)
+    )
+
+
+def test_temperatures_stay_in_the_scenario_range():
+    sc = scenario_mod.load("altai-winter-90d")
+    w = World(sc, 1)
+    temps = [w.temperature_c(h * 3600.0) for h in range(90 * 24)]
+    assert min(temps) >= -45 and max(temps) <= -5
+    assert -30 < sum(temps) / len(temps) < -20
+
+
+def test_scenario_errors_name_the_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("days = 10\n[triggers]\nanimal_passes_per_dya = 3.0\n")
+    with pytest.raises(ConfigError, match="triggers.animal_passes_per_dya"):
+        scenario_mod.load(str(bad))
+    bad.write_text("days = 10\n[trap.capture]\nburst_frames = 0\n")
+    with pytest.raises(ConfigError, match="trap.capture.burst_frames"):
+        scenario_mod.load(str(bad))
+    with pytest.raises(FileNotFoundError, match="altai-winter-90d"):
+        scenario_mod.load("no-such-scenario")
