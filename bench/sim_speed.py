@@ -22,9 +22,8 @@ def main(name: str = "altai-winter-90d", seed: int = 1, repeats: int = 3) -> Non
             walls.append(time.perf_counter() - t0)
             metrics = collect(result)
     best, worst = min(walls), max(walls)
-    print(
-        f"  machine: {platform.processor() or platform.machine()}, python {platform.python_version()}"
-    )
+    machine = platform.processor() or platform.machine()
+    print(f"  machine: {machine}, python {platform.python_version()}")
     print(
         f"  {name}: {scenario.days:g} simulated days in {best:.2f} s wall (best of {repeats}; "
         f"worst {worst:.2f} s)"

@@ -81,7 +81,7 @@ def test_binary_garbage_is_a_config_error(tmp_path):
 
 
 def test_missing_file_names_the_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.toml"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.toml"):
         config.load(tmp_path / "nope.toml")
 
 

@@ -116,10 +116,10 @@ def test_temperatures_stay_in_the_scenario_range():
 def test_scenario_errors_name_the_key(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("days = 10\n[triggers]\nanimal_passes_per_dya = 3.0\n")
-    with pytest.raises(ConfigError, match="triggers.animal_passes_per_dya"):
+    with pytest.raises(ConfigError, match=r"triggers\.animal_passes_per_dya"):
         scenario_mod.load(str(bad))
     bad.write_text("days = 10\n[trap.capture]\nburst_frames = 0\n")
-    with pytest.raises(ConfigError, match="trap.capture.burst_frames"):
+    with pytest.raises(ConfigError, match=r"trap\.capture\.burst_frames"):
         scenario_mod.load(str(bad))
     with pytest.raises(FileNotFoundError, match="altai-winter-90d"):
         scenario_mod.load("no-such-scenario")

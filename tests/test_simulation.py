@@ -128,7 +128,7 @@ def test_90_days_faults_are_injected_logged_and_survived(winter):
 
 
 def test_run_folder_has_card_metrics_and_summary(winter):
-    out, m, _ = winter
+    out, _, _ = winter
     assert json.loads((out / "metrics.json").read_text())["scenario"] == "altai-winter-90d"
     text = (out / "summary.txt").read_text()
     assert "altai-winter-90d" in text and "snow leopards" in text
