@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from device.clock import Clock, Timer
 from device.config import TrapConfig
 from device.errors import CameraError, CameraTimeout
 from device.hal.interfaces import Frame, FrameMeta, Hardware, PowerReading
+from device.storage.atomic import Sync
 from sim.energy import Ledger
 from sim.power_gate import PowerGate
 from sim.render import Light, Scene, SceneSpec, encode_jpeg
@@ -115,8 +117,8 @@ class SimCamera:
         actors = [a for a in (p.actor_at(t_s) for p in passes) if a is not None]
         lux = world.lux_at(t_s)
         rendered = self.bench.scene.render(Light(lux=lux, ir_on=ir_on), actors, self.bench.rng)
-        jpeg = encode_jpeg(rendered.rgb, self.bench.scene.spec.jpeg_quality)
-        self.bench.note_frame(jpeg, t_s, [p.id for p in passes if p.in_frame_at(t_s)])
+        in_frame = [p.id for p in passes if p.in_frame_at(t_s)]
+        jpeg = self.bench.encoder.submit(self.bench.encode_and_note, rendered.rgb, t_s, in_frame)
         self.clock.sleep_s(self.hw.frame_period_s)
         return Frame(jpeg, rendered.lores, FrameMeta(t_s, self.exposure_us, self.gain, lux, ir_on))
 
@@ -145,10 +147,26 @@ class SimIlluminator:
         self.off()
 
 
+class SimSync(Sync):
+    """The simulated card's durability seam: counts the trap's sync calls instead of forcing
+    the host's disk (the simulated card's durable-versus-cached model hangs here)."""
+
+    def __init__(self) -> None:
+        self.file_syncs = 0
+        self.directory_syncs = 0
+
+    def file(self, fd: int) -> None:
+        self.file_syncs += 1
+
+    def directory(self, directory: Path) -> None:
+        self.directory_syncs += 1
+
+
 class SimCard:
     """A real directory standing in for the card; capacity from the scenario."""
 
     def __init__(self, path: Path, capacity_bytes: int, identity: str) -> None:
+        self.sync = SimSync()
         self._path = path
         self._capacity = capacity_bytes
         self._identity = identity
@@ -236,6 +254,7 @@ class Bench:
                 lores_width=self.config["capture.lores_width"],
                 lores_height=self.config["capture.lores_height"],
                 seed=seed,
+                jpeg_quality=hw.jpeg_quality,
             )
         )
         self.ledger = Ledger(clock)
@@ -244,6 +263,8 @@ class Bench:
         self.pir = SimPir(clock, self.world.pir_edges, self.gate)
         self.card = SimCard(card_dir, hw.card_capacity_bytes, f"sim-card-seed{seed}")
         self.truth_by_sha256: dict[str, tuple[float, list[int]]] = {}
+        # One encoder thread: results are the same bytes whatever the timing (deterministic).
+        self.encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-jpeg")
         self.faults_injected: dict[str, int] = {}
         self._camera_faults = sorted(
             [(d * 86400.0, "error") for d in scenario.faults.camera_error_at_days]
@@ -262,8 +283,15 @@ class Bench:
             link=SimLink(self.gate),
         )
 
-    def note_frame(self, jpeg: bytes, t_s: float, animals_in_frame: list[int]) -> None:
+    def encode_and_note(self, rgb: np.ndarray, t_s: float, animals_in_frame: list[int]) -> bytes:
+        """The main stream's JPEG (on the encoder thread, as an ISP's encoder runs beside the
+        capture loop), noting which animal passes it shows under its hash (the ground truth)."""
+        jpeg = encode_jpeg(rgb, self.scene.spec.jpeg_quality)
         self.truth_by_sha256[hashlib.sha256(jpeg).hexdigest()] = (t_s, animals_in_frame)
+        return jpeg
+
+    def close(self) -> None:
+        self.encoder.shutdown(wait=True)
 
     def inject_camera_fault(self, timeout_s: float) -> None:
         """Raise the next scheduled camera fault once its time has come."""

@@ -75,7 +75,8 @@ def simulate(
                     bench.ledger.set("pi", "idle")
                 boots += 1
                 hardware = bench.pi_hardware()
-                trap = Trap(config, clock, hardware, EventStore(card_dir, config["deployment_id"]))
+                store = EventStore(card_dir, config["deployment_id"], bench.card.sync)
+                trap = Trap(config, clock, hardware, store)
                 trap.start(gate.wake_reason)
                 reason = trap.run(deadline_s=end_s)
                 counters.update(trap.controller.counters)
@@ -91,6 +92,7 @@ def simulate(
                 gate.rail_off()
             clock.run_until(lambda: False, end_s)
         finally:
+            bench.close()
             bench.ledger.close()
             if bar is not None:
                 bar.close()

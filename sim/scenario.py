@@ -49,6 +49,7 @@ class SimHardware:
     frame_period_s: float = 0.05
     render_width: int = 640
     render_height: int = 480
+    jpeg_quality: int = 75
     card_capacity_bytes: int = 64_000_000_000
 
 

@@ -7,6 +7,7 @@ only post events (they never call the controller); every wait has a timeout.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # numpy is only needed by whoever makes or reads frames
     import numpy as np
+
+JPEG_ENCODE_TIMEOUT_S = 30.0  # a stuck encoder becomes an error, never a hang
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +32,22 @@ class FrameMeta:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One captured frame: the file-quality image and the small greyscale array for triage."""
+    """One captured frame: the file-quality image and the small greyscale array for triage.
 
-    image_jpeg: bytes  # main stream, encoded; what goes on the card
+    The main stream's JPEG may still be encoding when the frame is returned (a Future), so a
+    burst is not held up by encodes: triage needs only `lores`, and storage waits for the bytes.
+    """
+
+    encoded: bytes | Future[bytes]  # main stream JPEG, or its encode in progress
     lores: np.ndarray  # low-resolution greyscale, uint8, shape (height, width)
     meta: FrameMeta
+
+    @property
+    def image_jpeg(self) -> bytes:
+        """The JPEG bytes (waits for the encode; an encoder error is raised here)."""
+        if isinstance(self.encoded, bytes):
+            return self.encoded
+        return self.encoded.result(timeout=JPEG_ENCODE_TIMEOUT_S)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,16 +21,26 @@ def is_temp(path: Path) -> bool:
     return path.name.startswith(".") and path.name.endswith(TMP_SUFFIX)
 
 
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or a new entry in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
+class Sync:
+    """How data reaches the medium: fsync on a real card. The simulator substitutes its own
+    model of the card (what is durable and what is still cached) through this one seam."""
+
+    def file(self, fd: int) -> None:
         os.fsync(fd)
-    finally:
-        os.close(fd)
+
+    def directory(self, directory: Path) -> None:
+        """Make a rename or a new entry in `directory` durable."""
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
-def write_atomic(final: Path, data: bytes) -> None:
+FSYNC = Sync()
+
+
+def write_atomic(final: Path, data: bytes, sync: Sync = FSYNC) -> None:
     """Write `data` to `final` so that it is durable and never visible half-written."""
     tmp = temp_name(final)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -39,17 +49,17 @@ def write_atomic(final: Path, data: bytes) -> None:
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        os.fsync(fd)
+        sync.file(fd)
     except BaseException:
         os.close(fd)
         tmp.unlink(missing_ok=True)
         raise
     os.close(fd)
     os.replace(tmp, final)
-    fsync_dir(final.parent)
+    sync.directory(final.parent)
 
 
-def make_dirs_durable(directory: Path, root: Path) -> None:
+def make_dirs_durable(directory: Path, root: Path, sync: Sync = FSYNC) -> None:
     """Create `directory` (below `root`) and fsync each parent whose entries changed."""
     missing = []
     d = directory
@@ -58,15 +68,15 @@ def make_dirs_durable(directory: Path, root: Path) -> None:
         d = d.parent
     for d in reversed(missing):
         d.mkdir(exist_ok=True)
-        fsync_dir(d.parent)
+        sync.directory(d.parent)
 
 
 def remove_temp_files(directory: Path) -> list[Path]:
     """Delete leftover temporary files directly in `directory` (after a cut mid-write)."""
     removed = []
-    if directory.is_dir():
-        for entry in directory.iterdir():
-            if entry.is_file() and is_temp(entry):
-                entry.unlink()
-                removed.append(entry)
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.endswith(TMP_SUFFIX) and entry.name.startswith(".") and entry.is_file():
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
     return removed

@@ -18,7 +18,13 @@ from typing import Any
 
 from device.capture import Burst
 from device.errors import CardError
-from device.storage.atomic import make_dirs_durable, remove_temp_files, write_atomic
+from device.storage.atomic import (
+    FSYNC,
+    Sync,
+    make_dirs_durable,
+    remove_temp_files,
+    write_atomic,
+)
 from device.storage.journal import Journal
 
 MEDIA_NAME = re.compile(r"^(\d{8})-(\d{2})\.jpg$")
@@ -26,7 +32,12 @@ DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def check_card_path(path: Path) -> None:
-    """Refuse a card path that is missing, not a directory or read-only, saying which."""
+    """Refuse a card path that is missing, not a directory or read-only, saying which.
+
+    Read-only is read from the mount's flags (a card's write-protect switch makes the kernel
+    mount it read-only) and from permissions; no probe file is written, since in gated mode the
+    trap starts on every wake and each probe would be two more metadata writes on the card.
+    """
     if not path.exists():
         raise CardError(f"card path {path} does not exist (is the card mounted?)")
     if not path.is_dir():
@@ -36,32 +47,24 @@ def check_card_path(path: Path) -> None:
             f"card path {path} is not writable (mounted read-only); "
             "is the card's write-protect switch on?"
         )
-    probe = path / ".irbis-write-probe"
-    try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.close(fd)
-        probe.unlink()
-    except OSError as exc:
-        raise CardError(
-            f"card path {path} is not writable ({exc.strerror}); "
-            "is the card read-only or write-protected?"
-        ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CardError(f"card path {path} is not writable (permissions)")
 
 
 class EventStore:
     """The trap's view of one deployment's folder on the card."""
 
-    def __init__(self, card_root: Path, deployment_id: str) -> None:
+    def __init__(self, card_root: Path, deployment_id: str, sync: Sync = FSYNC) -> None:
         check_card_path(card_root)
+        self.sync = sync
         self.root = card_root / "irbis" / deployment_id
-        make_dirs_durable(self.root, card_root)
+        make_dirs_durable(self.root, card_root, sync)
         self.removed_temp = remove_temp_files(self.root)
-        self._day_dirs = sorted(
-            d.name for d in self.root.iterdir() if d.is_dir() and DAY_DIR.match(d.name)
-        )
+        with os.scandir(self.root) as entries:
+            self._day_dirs = sorted(e.name for e in entries if DAY_DIR.match(e.name) and e.is_dir())
         for day in self._day_dirs[-1:]:
             self.removed_temp += remove_temp_files(self.root / day)
-        self.journal = Journal(self.root / "journal.jsonl")
+        self.journal = Journal(self.root / "journal.jsonl", sync)
         self.bytes_written = 0
 
     def next_seq(self) -> int:
@@ -82,13 +85,13 @@ class EventStore:
         day = record["trigger_time"][:10]
         day_dir = self.root / day
         if day not in self._day_dirs:
-            make_dirs_durable(day_dir, self.root)
+            make_dirs_durable(day_dir, self.root, self.sync)
             self._day_dirs.append(day)
             self._day_dirs.sort()
         media = []
         for index, frame in enumerate(burst.frames if burst else [], start=1):
             name = f"{record['seq']:08d}-{index:02d}.jpg"
-            write_atomic(day_dir / name, frame.image_jpeg)
+            write_atomic(day_dir / name, frame.image_jpeg, self.sync)
             self.bytes_written += len(frame.image_jpeg)
             m = frame.meta
             media.append(

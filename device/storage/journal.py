@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from device.storage.atomic import fsync_dir
+from device.storage.atomic import FSYNC, Sync
 
 log = logging.getLogger("irbis.storage")
 
@@ -23,14 +23,15 @@ TAIL_BYTES = 64 * 1024
 class Journal:
     """Append-only JSON-lines file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sync: Sync = FSYNC) -> None:
         self.path = path
+        self.sync = sync
         self.cut_bytes = self._cut_torn_tail()
 
     def _cut_torn_tail(self) -> int:
         if not self.path.exists():
             self.path.touch()
-            fsync_dir(self.path.parent)
+            self.sync.directory(self.path.parent)
             return 0
         size = self.path.stat().st_size
         if size == 0:
@@ -45,7 +46,7 @@ class Journal:
                 return 0  # a single line longer than the tail window: leave it to card check
             f.truncate(keep)
             f.flush()
-            os.fsync(f.fileno())
+            self.sync.file(f.fileno())
         cut = size - keep
         log.warning("journal tail cut", extra={"record": {"path": str(self.path), "bytes": cut}})
         return cut
@@ -58,7 +59,7 @@ class Journal:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
             os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
+            self.sync.file(fd)
         finally:
             os.close(fd)
 

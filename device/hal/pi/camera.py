@@ -141,7 +141,7 @@ class PiCamera:
             raise CameraError(f"cannot read the captured frame: {exc}") from exc
         finally:
             _release(request)
-        return Frame(image_jpeg=jpeg.getvalue(), lores=lores, meta=meta)
+        return Frame(encoded=jpeg.getvalue(), lores=lores, meta=meta)
 
     def close(self) -> None:
         """Stop and release the camera; never raises (Hardware.close must reach the IR LEDs)."""
