@@ -94,6 +94,7 @@ class SimCamera:
         return self._started
 
     def start(self) -> None:
+        self.bench.scene  # noqa: B018 - the sensor's first start builds the view
         self.bench.ledger.set("camera", "camera")
         self.clock.sleep_s(self.hw.camera_start_s)
         self._started = True
@@ -247,16 +248,15 @@ class Bench:
         self.world = World(scenario, seed)
         self.rng = np.random.default_rng(seed + 1)
         hw: SimHardware = scenario.hardware
-        self.scene = Scene(
-            SceneSpec(
-                width=hw.render_width,
-                height=hw.render_height,
-                lores_width=self.config["capture.lores_width"],
-                lores_height=self.config["capture.lores_height"],
-                seed=seed,
-                jpeg_quality=hw.jpeg_quality,
-            )
+        self.scene_spec = SceneSpec(
+            width=hw.render_width,
+            height=hw.render_height,
+            lores_width=self.config["capture.lores_width"],
+            lores_height=self.config["capture.lores_height"],
+            seed=seed,
+            jpeg_quality=hw.jpeg_quality,
         )
+        self._scene: Scene | None = None
         self.ledger = Ledger(clock)
         self.ledger.set("supervisor", "standby")
         self.gate = PowerGate(clock, always_on=self.config.mode == "always-on")
@@ -283,10 +283,18 @@ class Bench:
             link=SimLink(self.gate),
         )
 
+    @property
+    def scene(self) -> Scene:
+        """The view in front of the lens, built when the camera first starts (as the Pi
+        backend opens the camera on its first start, not while arming)."""
+        if self._scene is None:
+            self._scene = Scene(self.scene_spec)
+        return self._scene
+
     def encode_and_note(self, rgb: np.ndarray, t_s: float, animals_in_frame: list[int]) -> bytes:
         """The main stream's JPEG (on the encoder thread, as an ISP's encoder runs beside the
         capture loop), noting which animal passes it shows under its hash (the ground truth)."""
-        jpeg = encode_jpeg(rgb, self.scene.spec.jpeg_quality)
+        jpeg = encode_jpeg(rgb, self.scene_spec.jpeg_quality)
         self.truth_by_sha256[hashlib.sha256(jpeg).hexdigest()] = (t_s, animals_in_frame)
         return jpeg
 
