@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-sim: $(STAMP) ## run the default scenario into a run folder (card, metrics.json, report)
+sim: $(STAMP) ## run the default scenario into runs/ (card, metrics.json, summary, log)
+	rm -rf $(RUN_DIR)
 	$(BIN)/irbis sim $(SCENARIO) --seed $(SEED) --out $(RUN_DIR)
 
 test: $(STAMP) ## run the test suite
