@@ -34,7 +34,7 @@ class Triggers:
     windstorm_days: list[int] = field(default_factory=list)  # day indexes (0-based)
     windstorm_triggers_per_day: float = 150.0
     pir_miss_share: float = 0.15  # animal passes the PIR does not see (FIELD.md §2)
-    snow_leopard_share: float = 0.01
+    snow_leopard_passes_per_100_days: float = 2.7  # FIELD.md §1: 2.6-2.8 per 100 trap-days
     night_animal_share: float = 0.6  # cats move at night and dusk
     false_kinds: dict[str, float] = field(
         default_factory=lambda: {"wind": 0.5, "light": 0.3, "snow": 0.2}

@@ -132,17 +132,21 @@ class World:
         weights = np.array([tr.false_kinds[k] for k in kinds], dtype=float)
         weights /= weights.sum()
         raw: list[tuple[float, str, dict]] = []
+        leopards_per_day = tr.snow_leopard_passes_per_100_days / 100
         for day in range(days):
-            for _ in range(self.rng.poisson(tr.animal_passes_per_day)):
+            species = [
+                str(self.rng.choice(SPECIES))
+                for _ in range(self.rng.poisson(tr.animal_passes_per_day))
+            ]
+            species += ["snow-leopard"] * int(self.rng.poisson(leopards_per_day))
+            for name in species:
                 night = bool(self.rng.random() < tr.night_animal_share)
-                t = self._time_in_day(day, night)
-                leopard = self.rng.random() < tr.snow_leopard_share
                 raw.append(
                     (
-                        t,
+                        self._time_in_day(day, night),
                         "animal",
                         {
-                            "species": "snow-leopard" if leopard else str(self.rng.choice(SPECIES)),
+                            "species": name,
                             "duration_s": float(self.rng.uniform(4, 20)),
                             "y_frac": float(self.rng.uniform(0.55, 0.75)),
                             "length_frac": float(self.rng.uniform(0.08, 0.4)),

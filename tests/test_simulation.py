@@ -91,9 +91,21 @@ def test_90_days_gated_latency_and_energy_are_plausible(winter):
     warm = m["latency_s"]["warm"]  # a trigger inside a warm window: camera start + metering
     assert warm["n"] >= 1 and warm["p50"] == pytest.approx(0.55, abs=0.01)
     en = m["energy"]
-    assert 1.0 < en["consumed_wh"] < 8.0  # FIELD.md: optimised design ~2.6 Wh + warm windows
-    assert en["consumed_wh_by_state"]["standby"] == pytest.approx(30e-6 * 90 * 24 * 9, rel=0.01)
-    assert 0.8 < en["remaining_fraction"] < 1.0
+    by_state = en["consumed_wh_by_state"]
+    wh = 9.0 / 3600  # mA*s at the 9 V pack -> mWh; here A*s -> Wh
+    assert by_state["standby"] == pytest.approx(30e-6 * 90 * 86400 * wh, rel=1e-3)
+    assert by_state["boot"] == pytest.approx(m["boots"] * 0.052 * 3.5 * wh, rel=1e-3)
+    shutdowns = m["boots"] - 1  # every boot but the last (cut by the deployment's end) halts
+    assert by_state["shutdown"] == pytest.approx(shutdowns * 0.047 * 2.5 * wh, rel=1e-2)
+    assert en["consumed_wh"] == pytest.approx(sum(by_state.values()), abs=1e-3)
+    assert en["remaining_fraction"] == pytest.approx(
+        1 - en["consumed_wh"] / en["pack_wh_start"], abs=1e-3
+    )
+    assert en["pack_wh_start"] == pytest.approx(54 * 0.65, rel=1e-3)  # -25 C mean: 65 % usable
+    # FIELD.md: about 2.6 Wh for 90 days without warm windows; hold-off and 30-s warm windows
+    # after each of ~1000 wakes keep the Pi idling at 47 mA, so this run uses more
+    assert 2.6 < en["consumed_wh"] < 12.0
+    assert by_state["idle"] > by_state["camera"]
 
 
 def test_90_days_card_matches_the_journal_and_nothing_is_lost(winter):

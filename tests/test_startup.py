@@ -24,8 +24,14 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 
 
 def _run(*args: str) -> tuple[int, list[str], str]:
-    proc = subprocess.run([sys.executable, "-c", BLOCK_AND_RUN, *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCK_AND_RUN, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     return out["code"], out["modules"], proc.stderr
 
@@ -50,12 +56,30 @@ def test_pi_backend_start_needs_nothing_outside_device(tmp_path):
 
 
 def test_loop_modules_do_not_pull_in_analysis_or_plotting():
-    probe = ("import sys, json; import device.main, device.trap, device.hal.pi; "
-             "print(json.dumps(sorted(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         cwd=ROOT, timeout=60, check=True)
+    probe = (
+        "import sys, json; import device.main, device.trap, device.hal.pi; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
     modules = set(json.loads(out.stdout))
-    heavy = {"numpy", "PIL", "matplotlib", "scipy", "cv2", "frictionless", "tqdm", "gpiozero",
-             "picamera2", "hypothesis"}
+    heavy = {
+        "numpy",
+        "PIL",
+        "matplotlib",
+        "scipy",
+        "cv2",
+        "frictionless",
+        "tqdm",
+        "gpiozero",
+        "picamera2",
+        "hypothesis",
+    }
     assert not heavy & {m.split(".")[0] for m in modules}
     assert not [m for m in modules if m.startswith(("device.triage", "sim", "tools"))]

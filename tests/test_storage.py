@@ -27,14 +27,24 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def burst(n: int, seed: int = 0) -> Burst:
     rng = np.random.default_rng(seed)
-    frames = [Frame(b"\xff\xd8" + rng.bytes(5000) + b"\xff\xd9", np.zeros((24, 32), np.uint8),
-                    FrameMeta(float(i), 20000, 2.0, 100.0)) for i in range(n)]
+    frames = [
+        Frame(
+            b"\xff\xd8" + rng.bytes(5000) + b"\xff\xd9",
+            np.zeros((24, 32), np.uint8),
+            FrameMeta(float(i), 20000, 2.0, 100.0),
+        )
+        for i in range(n)
+    ]
     return Burst(frames)
 
 
 def record(seq: int) -> dict:
-    return {"seq": seq, "source": "pir", "trigger_time": "2026-12-01T02:00:00.000+07:00",
-            "status": "ok"}
+    return {
+        "seq": seq,
+        "source": "pir",
+        "trigger_time": "2026-12-01T02:00:00.000+07:00",
+        "status": "ok",
+    }
 
 
 def test_write_atomic_leaves_the_whole_file_and_no_temp(tmp_path):
@@ -150,8 +160,12 @@ def test_sigkill_while_writing_never_loses_or_corrupts_committed_media(tmp_path)
     rng = np.random.default_rng(11)
     reported: list[int] = []
     for kill in range(12):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(kill)],
-                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path), str(kill)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         assert proc.stdout is not None
         reported.append(int(proc.stdout.readline()))  # at least one event committed
         time.sleep(float(rng.uniform(0.0, 0.05)))
