@@ -15,8 +15,10 @@ from sim.runner import simulate
 def main(name: str = "altai-winter-90d", seed: int = 1, repeats: int = 3) -> None:
     scenario = scenario_mod.load(name)
     walls = []
+    runs = Path("runs")  # where `make sim` writes (on this VM /tmp creates files 8x slower)
+    runs.mkdir(exist_ok=True)
     for i in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(dir=runs) as tmp:
             t0 = time.perf_counter()
             result = simulate(scenario, seed + i, Path(tmp) / "run")
             walls.append(time.perf_counter() - t0)
