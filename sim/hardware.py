@@ -271,6 +271,23 @@ class Bench:
             + [(d * 86400.0, "hang") for d in scenario.faults.camera_hang_at_days]
         )
 
+    def boot_pi(self) -> None:
+        """Rail on for the pending wake: the boot's time and current, then the Pi is up."""
+        self.gate.begin_boot()
+        self._power_step("boot", self.scenario.hardware.boot_s, "idle")
+        self.gate.booted()
+
+    def halt_pi(self) -> None:
+        """The Pi has asked to go down: sync and halt, then the rail is cut."""
+        self.gate.begin_halt()
+        self._power_step("shutdown", self.scenario.hardware.shutdown_s, "off")
+        self.gate.rail_off()
+
+    def _power_step(self, state: str, duration_s: float, then: str) -> None:
+        self.ledger.set("pi", state)
+        self.clock.sleep_s(duration_s)
+        self.ledger.set("pi", then)
+
     def pi_hardware(self) -> Hardware:
         """The Pi side's devices for one boot."""
         return Hardware(

@@ -66,11 +66,7 @@ def simulate(
                 if gate.rail == "off":
                     if not clock.run_until(lambda: gate.wake_pending is not None, end_s):
                         break
-                    gate.begin_boot()
-                    bench.ledger.set("pi", "boot")
-                    clock.sleep_s(scenario.hardware.boot_s)
-                    bench.ledger.set("pi", "idle")
-                    gate.booted()
+                    bench.boot_pi()
                 elif boots == 0:
                     bench.ledger.set("pi", "idle")
                 boots += 1
@@ -80,16 +76,10 @@ def simulate(
                 trap.start(gate.wake_reason)
                 reason = trap.run(deadline_s=end_s)
                 counters.update(trap.controller.counters)
-                hardware.camera.close()
-                hardware.illuminator.close()
-                hardware.motion.close()
+                hardware.close()
                 if reason == "deadline" or gate.always_on:
                     break
-                gate.begin_halt()
-                bench.ledger.set("pi", "shutdown")
-                clock.sleep_s(scenario.hardware.shutdown_s)
-                bench.ledger.set("pi", "off")
-                gate.rail_off()
+                bench.halt_pi()
             clock.run_until(lambda: False, end_s)
         finally:
             bench.close()

@@ -645,21 +645,3 @@ def test_ir_pin_in_use_releases_the_pir(fake_picamera2, factory, config):
         open_hardware(config, FrozenClock(), pin_factory=factory)
     DigitalInputDevice(config["pins.pir"], pin_factory=factory).close()  # PIR pin was released
     holder.close()
-
-
-def test_importing_the_backend_imports_nothing_pi_only():
-    import subprocess
-
-    code = (
-        "import sys, device.hal.pi; "
-        "bad = [m for m in ('gpiozero', 'picamera2', 'lgpio', 'libcamera', 'numpy') "
-        "if m in sys.modules]; print(bad)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).parents[1],
-    )
-    assert out.stdout.strip() == "[]"
