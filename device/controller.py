@@ -13,7 +13,7 @@ it falls. Every transition is one structured log record (logger `irbis.controlle
 from __future__ import annotations
 
 import logging
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,7 +73,6 @@ class Controller:
         self.clock = clock
         self.state = "starting"
         self.counters: Counter[str] = Counter()
-        self.recent: deque[dict[str, Any]] = deque(maxlen=256)
         self.next_seq = 1
         self.current: EventInProgress | None = None
         self.pir_high = False
@@ -381,11 +380,8 @@ class Controller:
             return
         record = {"from": self.state, "to": state, "reason": why, **fields}
         self.state = state
-        self.recent.append(record)
         if log.isEnabledFor(logging.INFO):
             log.info("transition", extra={"record": record})
 
     def _note(self, what: str, **fields: Any) -> None:
-        record = {"note": what, "state": self.state, **fields}
-        self.recent.append(record)
-        log.info(what, extra={"record": record})
+        log.info(what, extra={"record": {"state": self.state, **fields}})

@@ -39,7 +39,6 @@ class BurstDone:
     event_seq: int
     frames: int
     first_frame_s: float  # monotonic time the first exposure started
-    burst: Any = None  # the captured frames, carried to triage and storage; opaque here
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +46,6 @@ class BurstFailed:
     event_seq: int
     error: str
     frames: int = 0
-    burst: Any = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -68,7 +69,7 @@ class Trap:
         self.controller = Controller(config, clock)
         self.queue: deque[Event] = deque()
         self.halted: str | None = None
-        self._listening_since_s: float | None = None
+        self._reporting_level_at_start = False
         self._timers: dict[str, Timer] = {}
         self._bursts: dict[int, Burst] = {}
         self._plan = BurstPlan(
@@ -77,7 +78,6 @@ class Trap:
             ir_mode=config["capture.ir"],
             ir_below_lux=config["capture.ir_below_lux"],
         )
-        self.on_capture_call: Callable[[CaptureBurst], None] | None = None  # a probe for benches
 
     # -- events in ----------------------------------------------------------------------------
     def post(self, event: Event) -> None:
@@ -90,14 +90,16 @@ class Trap:
         link = self.hw.link
         reason = wake_reason or link.wake_reason()
         self.post(Started(reason, self.store.next_seq(), link.wake_time_utc()))
-        self._listening_since_s = self.clock.monotonic_s()
-        self.hw.motion.set_callbacks(self._on_motion, self._on_no_motion)
+        # A PIR already high is reported from inside set_callbacks: flag that report, so the
+        # controller can tell the edge that woke the Pi from a new one.
+        self._reporting_level_at_start = True
+        try:
+            self.hw.motion.set_callbacks(self._on_motion, self._on_no_motion)
+        finally:
+            self._reporting_level_at_start = False
 
     def _on_motion(self) -> None:
-        now_s = self.clock.monotonic_s()
-        # A PIR already high is reported inside set_callbacks: flag it, so the controller can
-        # tell the edge that woke the Pi from a new one.
-        self.post(MotionStarted(now_s, at_start=now_s == self._listening_since_s))
+        self.post(MotionStarted(self.clock.monotonic_s(), at_start=self._reporting_level_at_start))
 
     def _on_no_motion(self) -> None:
         self.post(MotionStopped(self.clock.monotonic_s()))
@@ -153,25 +155,17 @@ class Trap:
             timer.cancel()
 
     def _capture(self, action: CaptureBurst) -> None:
-        if self.on_capture_call is not None:
-            self.on_capture_call(action)
-        plan = (
-            self._plan
-            if action.frames == self._plan.frames
-            else BurstPlan(
-                action.frames, action.interval_s, self._plan.ir_mode, self._plan.ir_below_lux
-            )
-        )
+        plan = replace(self._plan, frames=action.frames, interval_s=action.interval_s)
         burst = take_burst(self.hw.camera, self.hw.illuminator, self.clock, plan)
         self._bursts[action.event_seq] = burst
         if burst.error is None:
             first_s = burst.first_frame_s
             assert first_s is not None
-            self.post(BurstDone(action.event_seq, len(burst.frames), first_s, burst))
+            self.post(BurstDone(action.event_seq, len(burst.frames), first_s))
         else:
             if self.hw.camera.is_started:  # a fresh start for the next burst
                 self.hw.camera.stop()
-            self.post(BurstFailed(action.event_seq, burst.error, len(burst.frames), burst))
+            self.post(BurstFailed(action.event_seq, burst.error, len(burst.frames)))
 
     def _frame_times(self, burst: Burst | None) -> list[str]:
         """Each frame's exposure start as local wall time with its offset."""

@@ -175,9 +175,14 @@ class Rig:
 
 
 def make_rig(
-    tmp_path: Path, start: datetime = START, link: FakeLink | None = None, **config: object
+    tmp_path: Path,
+    start: datetime = START,
+    link: FakeLink | None = None,
+    clock: Clock | None = None,
+    **config: object,
 ) -> Rig:
-    """A trap on fake hardware and virtual time; `config` is a nested trap.toml as a dict."""
+    """A trap on fake hardware, on virtual time unless a clock is given; `config` is a nested
+    trap.toml as a dict."""
     raw = {
         "backend": "sim",
         "mode": "always-on",
@@ -186,7 +191,7 @@ def make_rig(
         **config,
     }
     cfg = validate(raw)
-    clock = VirtualClock(start, cfg.utc_offset_s)
+    clock = clock or VirtualClock(start, cfg.utc_offset_s)
     pir, camera, ir = FakePir(clock), FakeCamera(clock), FakeIR()
     link = link or FakeLink()
     hw = Hardware("fake", pir, camera, ir, FakeCard(tmp_path), FakePower(), link)

@@ -230,6 +230,30 @@ def test_the_pir_that_woke_the_pi_and_is_still_high_is_one_trigger_not_two(tmp_p
     assert events(rig)[0]["retriggers"] == 0
 
 
+def test_pir_that_woke_the_pi_is_one_trigger_on_the_real_clock_too(tmp_path):
+    from datetime import UTC, datetime
+
+    from device.clock import RealClock
+
+    clock = RealClock(7 * 3600)
+    link = FakeLink("pir", wake_time=datetime.now(UTC))
+    rig = make_rig(
+        tmp_path,
+        link=link,
+        clock=clock,
+        mode="gated",
+        gated={"warm_window_s": 0},
+        capture={"hold_off_s": 0, "burst_frames": 1},
+    )
+    rig.camera.start_s = rig.camera.frame_s = 0.0
+    rig.pir.level = True  # still high from the wake when the trap starts listening
+    clock.call_later(0.0, lambda: rig.pir.drive(False))  # ... and falls right after
+    rig.trap.start()
+    assert rig.trap.run(deadline_s=clock.monotonic_s() + 10) == "nothing_to_do"
+    assert rig.trap.controller.counters["triggers"] == 1
+    assert [r["source"] for r in events(rig)] == ["wake"]
+
+
 def test_rtc_wake_takes_the_timelapse_shot_and_shuts_down_without_warm_window(tmp_path):
     link = FakeLink("rtc", wake_time=START)
     rig = make_rig(tmp_path, link=link, mode="gated", timelapse={"interval_s": 3600})
