@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.clock import Clock, Timer
+from device.clock import Clock
 from device.config import TrapConfig
 from device.errors import CameraError, CameraTimeout
 from device.hal.interfaces import Frame, FrameMeta, Hardware, PowerReading
@@ -343,7 +343,10 @@ def open_hardware(config: TrapConfig, clock: Clock) -> Hardware:
         faults=Faults(),
         start_utc=clock.now_utc(),
         triggers=Triggers(
-            animal_passes_per_day=0.0, false_triggers_per_day=0.0, busy_day_share=0.0
+            animal_passes_per_day=0.0,
+            false_triggers_per_day=0.0,
+            busy_day_share=0.0,
+            snow_leopard_passes_per_100_days=0.0,
         ),
     )
     bench = Bench(
@@ -362,6 +365,5 @@ __all__ = [
     "SimLink",
     "SimPir",
     "SimPowerMonitor",
-    "Timer",
     "open_hardware",
 ]

@@ -123,3 +123,26 @@ def test_scenario_errors_name_the_key(tmp_path):
         scenario_mod.load(str(bad))
     with pytest.raises(FileNotFoundError, match="altai-winter-90d"):
         scenario_mod.load("no-such-scenario")
+
+
+def test_sim_backend_from_the_registry_implements_the_interfaces_over_a_quiet_world(tmp_path):
+    from device.clock import RealClock
+    from device.config import validate
+    from device.hal import interfaces as hal
+    from device.hal.registry import open_backend
+
+    config = validate({"backend": "sim", "storage": {"card_path": str(tmp_path)}})
+    hw = open_backend("sim", config, RealClock())
+    assert hw.backend == "sim"
+    for part, protocol in [
+        (hw.motion, hal.MotionSensor),
+        (hw.camera, hal.Camera),
+        (hw.illuminator, hal.Illuminator),
+        (hw.card, hal.Card),
+        (hw.power, hal.PowerMonitor),
+        (hw.link, hal.SupervisorLink),
+    ]:
+        assert isinstance(part, protocol)
+    assert hw.extras["bench"].world.passes == [] and not hw.motion.is_active
+    assert hw.card.mount_path == tmp_path
+    hw.close()
