@@ -172,16 +172,20 @@ def _desaturate(packed: np.ndarray, saturation: float) -> np.ndarray:
     return red_blue
 
 
-def _expose_colour(packed: np.ndarray, gain_q: np.ndarray, noise: np.ndarray) -> np.ndarray:
-    """Packed levels * gain (Q7, per column and channel) + noise -> uint8 RGBX (h, w, 4)."""
-    h, w = packed.shape
-    levels = packed.view(np.uint8).reshape(h, w, 4).astype(np.uint16)
+def _gain_and_noise(levels: np.ndarray, gain_q: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """uint16 levels * gain (Q7) + noise, clipped -> uint8 (in place on `levels`)."""
     levels *= gain_q
     levels >>= 7
     signed = levels.view(np.int16)
     signed += noise
     np.clip(signed, 0, 255, out=signed)
     return signed.astype(np.uint8)
+
+
+def _expose_colour(packed: np.ndarray, gain_q: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Packed levels * gain (Q7, per column and channel) + noise -> uint8 RGBX (h, w, 4)."""
+    h, w = packed.shape
+    return _gain_and_noise(packed.view(np.uint8).reshape(h, w, 4).astype(np.uint16), gain_q, noise)
 
 
 def _grey_rgbx(grey: np.ndarray) -> np.ndarray:
@@ -193,13 +197,7 @@ def _grey_rgbx(grey: np.ndarray) -> np.ndarray:
 
 def _expose_grey(grey: np.ndarray, gain_q: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """Grey levels * gain (Q7, per column) + noise -> uint8."""
-    levels = grey.astype(np.uint16)
-    levels *= gain_q
-    levels >>= 7
-    signed = levels.view(np.int16)
-    signed += noise
-    np.clip(signed, 0, 255, out=signed)
-    return signed.astype(np.uint8)
+    return _gain_and_noise(grey.astype(np.uint16), gain_q, noise)
 
 
 # --- the output stage -----------------------------------------------------------------------------
