@@ -7,30 +7,20 @@ the world: which animal passes appear in committed frames, which trap events sho
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from device.controller import MOTION_SOURCES
+from device.storage.journal import read_records
 from sim.energy import PACK_NOMINAL_WH, usable_fraction
 from sim.runner import RunResult
 
-MOTION_SOURCES = ("pir", "wake", "retrigger", "sustained")
-
 
 def read_journal(card_dir: Path, deployment_id: str) -> list[dict[str, Any]]:
-    path = card_dir / "irbis" / deployment_id / "journal.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text("utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return read_records(card_dir / "irbis" / deployment_id / "journal.jsonl")
 
 
 def _percentiles(values: list[float]) -> dict[str, float | int | None]:

@@ -65,7 +65,6 @@ class EventStore:
         for day in self._day_dirs[-1:]:
             self.removed_temp += remove_temp_files(self.root / day)
         self.journal = Journal(self.root / "journal.jsonl", sync)
-        self.bytes_written = 0
 
     def next_seq(self) -> int:
         """One past the highest sequence number in the journal or the newest day's media, so
@@ -91,15 +90,15 @@ class EventStore:
         media = []
         for index, frame in enumerate(burst.frames if burst else [], start=1):
             name = f"{record['seq']:08d}-{index:02d}.jpg"
-            write_atomic(day_dir / name, frame.image_jpeg, self.sync)
-            self.bytes_written += len(frame.image_jpeg)
+            data = frame.image_jpeg
+            write_atomic(day_dir / name, data, self.sync)
             m = frame.meta
             media.append(
                 {
                     "file": f"{day}/{name}",
                     "time": frame_times[index - 1] if frame_times else None,
-                    "sha256": hashlib.sha256(frame.image_jpeg).hexdigest(),
-                    "bytes": len(frame.image_jpeg),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "bytes": len(data),
                     "exposure_us": m.exposure_us,
                     "analogue_gain": round(m.analogue_gain, 3),
                     "lux": round(m.lux, 3),

@@ -41,9 +41,10 @@ class Journal:
             tail = f.read()
             if tail.endswith(b"\n"):
                 return 0
-            keep = size - len(tail) + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
-            if b"\n" not in tail and size > TAIL_BYTES:
+            last_newline = tail.rfind(b"\n")
+            if last_newline < 0 and size > TAIL_BYTES:
                 return 0  # a single line longer than the tail window: leave it to card check
+            keep = size - len(tail) + last_newline + 1  # 0 when the only line is torn
             f.truncate(keep)
             f.flush()
             self.sync.file(f.fileno())
@@ -79,11 +80,19 @@ class Journal:
 
     def records(self) -> list[dict[str, Any]]:
         """Every parsable record (host tools and tests)."""
-        out = []
-        with self.path.open("rb") as f:
-            for raw in f:
-                try:
-                    out.append(json.loads(raw))
-                except ValueError:
-                    continue
-        return out
+        return read_records(self.path)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Every parsable record of a journal file, read-only (opening a Journal cuts a torn tail,
+    which a host tool must not do); a missing file has none."""
+    if not path.exists():
+        return []
+    out = []
+    with path.open("rb") as f:
+        for raw in f:
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                continue
+    return out
