@@ -1,109 +1,111 @@
-"""Commits events to the card: media first (atomic writes), then the journal record.
+"""Commits events to one deployment folder (on the card, or in the trap's internal buffer).
 
-Layout (pre-v1; the storage issue versions it in docs/card-format.md):
-
-    <card>/irbis/<deployment_id>/journal.jsonl
-    <card>/irbis/<deployment_id>/<YYYY-MM-DD>/<seq:08d>-<frame:02d>.jpg   (local date of trigger)
-
-An event is *committed* when its journal line is fsynced; only then is it reported saved.
+An event is *committed* when, in this order, each media file has been written to a temporary
+name, fsynced, renamed to its final name and its folder fsynced, and then the event's journal
+record has been appended and fsynced. Only then is it reported saved. Opening the store runs
+recovery (device/storage/recovery.py). See docs/card-format.md.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import re
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device.capture import Burst
-from device.errors import CardError
-from device.storage.atomic import (
-    FSYNC,
-    Sync,
-    make_dirs_durable,
-    remove_temp_files,
-    write_atomic,
-)
-from device.storage.journal import Journal
+from device.storage import layout
+from device.storage.cardio import OS_IO, CardIO, make_dirs_durable, write_atomic
+from device.storage.recovery import day_dirs, recover
 
-MEDIA_NAME = re.compile(r"^(\d{8})-(\d{2})\.jpg$")
-DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+log = logging.getLogger("irbis.storage")
 
 
-def check_card_path(path: Path) -> None:
-    """Refuse a card path that is missing, not a directory or read-only, saying which.
+@dataclass(frozen=True)
+class Media:
+    """One file of an event: `frame` 1-99, or layout.THUMB for its thumbnail."""
 
-    Read-only is read from the mount's flags (a card's write-protect switch makes the kernel
-    mount it read-only) and from permissions; no probe file is written, since in gated mode the
-    trap starts on every wake and each probe would be two more metadata writes on the card.
-    """
-    if not path.exists():
-        raise CardError(f"card path {path} does not exist (is the card mounted?)")
-    if not path.is_dir():
-        raise CardError(f"card path {path} is not a directory")
-    if os.statvfs(path).f_flag & os.ST_RDONLY:
-        raise CardError(
-            f"card path {path} is not writable (mounted read-only); "
-            "is the card's write-protect switch on?"
-        )
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise CardError(f"card path {path} is not writable (permissions)")
+    frame: int | str
+    data: bytes
+    meta: dict[str, Any]
+
+    @property
+    def role(self) -> str:
+        return "thumb" if self.frame == layout.THUMB else "frame"
 
 
 class EventStore:
-    """The trap's view of one deployment's folder on the card."""
+    """One deployment folder: recovery at opening, then commits and evictions."""
 
-    def __init__(self, card_root: Path, deployment_id: str, sync: Sync = FSYNC) -> None:
-        check_card_path(card_root)
-        self.sync = sync
-        self.root = card_root / "irbis" / deployment_id
-        make_dirs_durable(self.root, card_root, sync)
-        self.removed_temp = remove_temp_files(self.root)
-        with os.scandir(self.root) as entries:
-            self._day_dirs = sorted(e.name for e in entries if DAY_DIR.match(e.name) and e.is_dir())
-        for day in self._day_dirs[-1:]:
-            self.removed_temp += remove_temp_files(self.root / day)
-        self.journal = Journal(self.root / "journal.jsonl", sync)
+    def __init__(self, root: Path, io: CardIO = OS_IO, thorough: bool = False) -> None:
+        self.root = root
+        self.io = io
+        self.journal, self.recovery = recover(root, io, thorough)
+        self._days = set(day_dirs(root))
+        if self.recovery.eventful:
+            self.journal.append(self.recovery.to_record())
 
     def next_seq(self) -> int:
-        """One past the highest sequence number in the journal or the newest day's media, so
-        numbers are never reused (media committed just before a cut count too)."""
-        highest = self.journal.last_seq()
-        for day in self._day_dirs[-1:]:
-            for name in os.listdir(self.root / day):
-                m = MEDIA_NAME.match(name)
-                if m:
-                    highest = max(highest, int(m.group(1)))
-        return highest + 1
+        """One past the highest sequence number journaled or seen on media in the newest
+        folders, so numbers are never reused (media committed just before a cut count too)."""
+        return max(self.journal.last_seq, self.recovery.highest_media_seq) + 1
 
-    def commit(
-        self, record: dict[str, Any], burst: Burst | None, frame_times: list[str] | None = None
-    ) -> int:
-        """Write the media, then the journal line. Returns the number of media written."""
+    def commit(self, record: dict[str, Any], media: list[Media]) -> dict[str, Any]:
+        """Write the media, then the journal record; returns the record as journaled."""
+        seq = int(record["seq"])
+        if seq <= self.journal.last_seq:
+            raise ValueError(
+                f"event {seq} is not after the last journaled event {self.journal.last_seq}"
+            )
         day = record["trigger_time"][:10]
-        day_dir = self.root / day
-        if day not in self._day_dirs:
-            make_dirs_durable(day_dir, self.root, self.sync)
-            self._day_dirs.append(day)
-            self._day_dirs.sort()
-        media = []
-        for index, frame in enumerate(burst.frames if burst else [], start=1):
-            name = f"{record['seq']:08d}-{index:02d}.jpg"
-            data = frame.image_jpeg
-            write_atomic(day_dir / name, data, self.sync)
-            m = frame.meta
-            media.append(
+        if not layout.DAY_DIR.match(day):
+            raise ValueError(f"trigger_time {record['trigger_time']!r} does not start with a date")
+        if day not in self._days:
+            make_dirs_durable(self.io, self.root / day, self.root)
+            self._days.add(day)
+        entries = []
+        for item in media:
+            rel = layout.media_path(day, seq, item.frame)
+            write_atomic(self.io, self.root / rel, item.data)
+            entries.append(
                 {
-                    "file": f"{day}/{name}",
-                    "time": frame_times[index - 1] if frame_times else None,
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "bytes": len(data),
-                    "exposure_us": m.exposure_us,
-                    "analogue_gain": round(m.analogue_gain, 3),
-                    "lux": round(m.lux, 3),
-                    "ir": m.ir_on,
+                    **item.meta,
+                    "file": rel,
+                    "role": item.role,
+                    "sha256": hashlib.sha256(item.data).hexdigest(),
+                    "bytes": len(item.data),
                 }
             )
-        self.journal.append({**record, "kind": "event", "media": media})
-        return len(media)
+        return self.journal.append({**record, "kind": "event", "media": entries})
+
+    def evict(self, files: list[str], reason: str, **fields: Any) -> int:
+        """Journal the eviction, then delete the files; returns the bytes freed. A cut between
+        the two leaves files that recovery deletes; the reverse order could lose a file the
+        journal still calls committed."""
+        sizes = {}
+        for rel in files:
+            try:
+                sizes[rel] = (self.root / rel).stat().st_size
+            except FileNotFoundError:
+                sizes[rel] = 0
+        self.journal.append(
+            {
+                "kind": "evict",
+                "reason": reason,
+                "files": files,
+                "bytes": sum(sizes.values()),
+                **fields,
+            }
+        )
+        folders = set()
+        for rel in files:
+            if sizes[rel]:
+                self.io.unlink(self.root / rel)
+                folders.add((self.root / rel).parent)
+        for folder in sorted(folders):
+            self.io.sync_dir(folder)
+        return sum(sizes.values())
+
+    def note(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Append a record that is not an event (open, status, ...)."""
+        return self.journal.append(record)

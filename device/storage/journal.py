@@ -1,98 +1,278 @@
-"""The card's journal: one JSON line per event, appended and fsynced after the event's media.
+"""The journal, card format v1: one JSON line per record, each sealed with a CRC and chained to
+the record before it by that record's SHA-256, so any edit, loss or reordering shows.
 
-This is the pre-v1 journal of the trap's core; the storage issue adds the CRC and hash chain.
-Opening cuts a torn last line (a power cut mid-append) so new records never follow garbage.
+A line is the record's JSON (keys sorted, no spaces, ASCII only) with two members added: `rec`,
+its number in this journal (1, 2, 3, ... with no gaps) and `prev`, the hex SHA-256 of the
+previous line's bytes (64 zeros for the first), and then, as the last member, `crc`: the CRC-32
+of the line's bytes with the `,"crc":"........"` member removed, as 8 hex digits. See
+docs/card-format.md.
+
+`Journal` appends for the trap: opening it finds the last sound record, cuts a torn tail after it
+(logging what it cut) and continues the chain. `scan` reads a whole journal for recovery and host
+tools and reports every problem it meets without changing anything.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device.storage.atomic import FSYNC, Sync
+from device.errors import CardError
+from device.storage.cardio import OS_IO, CardIO
 
 log = logging.getLogger("irbis.storage")
 
-JOURNAL_VERSION = 0
+JOURNAL_VERSION = 1
+GENESIS_HASH = "0" * 64
 TAIL_BYTES = 64 * 1024
+_CRC_PREFIX = b',"crc":"'
+_CRC_MEMBER_BYTES = len(_CRC_PREFIX) + 8 + 1  # ,"crc":"xxxxxxxx"  (the closing brace stays)
+RESERVED_KEYS = ("v", "rec", "prev", "crc")
+
+
+class JournalLineError(ValueError):
+    """A line that is not a sound v1 record; `reason` is a short machine-readable word."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def encode(record: dict[str, Any], rec: int, prev_hash: str) -> bytes:
+    """The line (without its newline) for `record` as number `rec` after `prev_hash`."""
+    clash = [k for k in RESERVED_KEYS if k in record]
+    if clash:
+        raise ValueError(f"journal record uses reserved keys {clash}")
+    body = json.dumps(
+        {**record, "v": JOURNAL_VERSION, "rec": rec, "prev": prev_hash},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+    ).encode("ascii")
+    crc = zlib.crc32(body)
+    return body[:-1] + b'%s%08x"}' % (_CRC_PREFIX, crc)
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    """The record of one line (without its newline); raises JournalLineError saying why not."""
+    if not line.endswith(b'"}') or line[-_CRC_MEMBER_BYTES - 1 : -10] != _CRC_PREFIX:
+        raise JournalLineError("no_crc", "line does not end with the crc member")
+    body = line[: -_CRC_MEMBER_BYTES - 1] + b"}"
+    try:
+        crc = int(line[-10:-2], 16)
+    except ValueError:
+        raise JournalLineError("no_crc", "crc is not hex") from None
+    if zlib.crc32(body) != crc:
+        raise JournalLineError("bad_crc", f"stored {crc:08x}, computed {zlib.crc32(body):08x}")
+    try:
+        record = json.loads(body)
+    except ValueError as exc:
+        raise JournalLineError("bad_json", str(exc)) from None
+    if not isinstance(record, dict):
+        raise JournalLineError("not_an_object")
+    if record.get("v") != JOURNAL_VERSION:
+        raise JournalLineError("bad_version", f"v={record.get('v')!r}")
+    rec, prev = record.get("rec"), record.get("prev")
+    if not isinstance(rec, int) or rec < 1 or not isinstance(prev, str) or len(prev) != 64:
+        raise JournalLineError("bad_header", f"rec={rec!r} prev={prev!r}")
+    return record
+
+
+def line_hash(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong at `line_no` (1-based) / byte `offset` of a journal."""
+
+    line_no: int
+    offset: int
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class JournalScan:
+    """Everything `scan` found: the sound records in order, and every problem."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    last_hash: str = GENESIS_HASH
+    last_rec: int = 0
+    size_bytes: int = 0
+    torn_tail_bytes: int = 0  # bytes after the last sound record that hold no record
+
+    @property
+    def chain_ok(self) -> bool:
+        return not self.problems
+
+
+def scan(path: Path) -> JournalScan:
+    """Read a whole journal, read-only: check each line's CRC, the chain and the numbering."""
+    out = JournalScan()
+    if not path.exists():
+        return out
+    data = path.read_bytes()
+    out.size_bytes = len(data)
+    offset, end_of_last_good = 0, 0
+    for line_no, line in enumerate(data.split(b"\n"), start=1):
+        start, offset = offset, offset + len(line) + 1
+        if not line.strip():
+            continue
+        try:
+            record = decode(line)
+        except JournalLineError as exc:
+            out.problems.append(Problem(line_no, start, exc.reason, str(exc)))
+            continue
+        if record["prev"] != out.last_hash:
+            out.problems.append(Problem(line_no, start, "chain_break", "prev does not match"))
+        if record["rec"] != out.last_rec + 1:
+            out.problems.append(
+                Problem(line_no, start, "rec_gap", f"rec {record['rec']} after {out.last_rec}")
+            )
+        out.records.append(record)
+        out.last_hash, out.last_rec = line_hash(line), record["rec"]
+        end_of_last_good = min(offset, len(data))
+    out.torn_tail_bytes = len(data) - end_of_last_good
+    if out.torn_tail_bytes:
+        # the tail problems were counted line by line above; say once that they form a tail
+        out.problems = [p for p in out.problems if p.offset < end_of_last_good]
+        out.problems.append(Problem(0, end_of_last_good, "torn_tail", f"{out.torn_tail_bytes} B"))
+    return out
+
+
+@dataclass(frozen=True)
+class Tail:
+    """The last sound record of a journal and where it ends."""
+
+    record: dict[str, Any] | None
+    hash: str
+    end_bytes: int  # offset just past the record's line (and its newline, if written)
+    has_newline: bool
+    last_event: dict[str, Any] | None  # the newest `event` record
+
+    @property
+    def last_seq(self) -> int:
+        """The newest event's sequence number (events are journaled in sequence order)."""
+        return int(self.last_event["seq"]) if self.last_event else 0
+
+
+def read_tail(path: Path, window_bytes: int = TAIL_BYTES) -> Tail:
+    """Find the last sound record reading only the end of the file (widening as needed)."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        window = min(size, window_bytes)
+        while True:
+            f.seek(size - window)
+            data = f.read(window)
+            found = _last_sound(data, size - window, whole=window == size)
+            if found is not None or window == size:
+                break
+            window = min(size, window * 4)
+    if found is None:
+        return Tail(None, GENESIS_HASH, 0, True, None)
+    record, line, end, has_newline, last_event = found
+    if last_event is None and size > window:  # no event in the window: look further back
+        events = [r for r in scan(path).records if r.get("kind") == "event"]
+        last_event = events[-1] if events else None
+    return Tail(record, line_hash(line), end, has_newline, last_event)
+
+
+def _last_sound(
+    data: bytes, base: int, whole: bool
+) -> tuple[dict[str, Any], bytes, int, bool, dict[str, Any] | None] | None:
+    lines = data.split(b"\n")
+    starts = []
+    pos = 0
+    for line in lines:
+        starts.append(pos)
+        pos += len(line) + 1
+    first = 0 if whole else 1  # a window not at the file's start begins mid-line
+    found = None
+    last_event = None
+    for i in range(len(lines) - 1, first - 1, -1):
+        try:
+            record = decode(lines[i])
+        except JournalLineError:
+            continue
+        if found is None:
+            has_newline = i < len(lines) - 1
+            end = base + starts[i] + len(lines[i]) + (1 if has_newline else 0)
+            found = (record, lines[i], end, has_newline)
+        if record.get("kind") == "event":
+            last_event = record
+            break
+    if found is None:
+        return None
+    return (*found, last_event)
 
 
 class Journal:
-    """Append-only JSON-lines file."""
+    """Append-only, chained, for the trap. Opening it makes the tail sound (see `open_tail`)."""
 
-    def __init__(self, path: Path, sync: Sync = FSYNC) -> None:
+    def __init__(self, path: Path, io: CardIO = OS_IO) -> None:
         self.path = path
-        self.sync = sync
-        self.cut_bytes = self._cut_torn_tail()
+        self.io = io
+        self.cut_bytes = 0
+        if not path.exists():
+            io.create(path, b"", sync=True)
+            io.sync_dir(path.parent)
+        tail = self._open_tail()
+        self.tail = tail  # the last sound record as found at opening (after any cut)
+        self.last_hash = tail.hash
+        self.last_rec = tail.record["rec"] if tail.record else 0
+        self.last_seq = tail.last_seq
 
-    def _cut_torn_tail(self) -> int:
-        if not self.path.exists():
-            self.path.touch()
-            self.sync.directory(self.path.parent)
-            return 0
+    def _open_tail(self) -> Tail:
+        """Cut what follows the last sound record: a power cut mid-append leaves a torn line."""
         size = self.path.stat().st_size
-        if size == 0:
-            return 0
-        with self.path.open("rb+") as f:
-            f.seek(max(0, size - TAIL_BYTES))
-            tail = f.read()
-            if tail.endswith(b"\n"):
-                return 0
-            last_newline = tail.rfind(b"\n")
-            if last_newline < 0 and size > TAIL_BYTES:
-                return 0  # a single line longer than the tail window: leave it to card check
-            keep = size - len(tail) + last_newline + 1  # 0 when the only line is torn
-            f.truncate(keep)
-            f.flush()
-            self.sync.file(f.fileno())
-        cut = size - keep
-        log.warning("journal tail cut", extra={"record": {"path": str(self.path), "bytes": cut}})
-        return cut
+        tail = read_tail(self.path)
+        if tail.record is None and size:
+            head = self.path.read_bytes()[:TAIL_BYTES]
+            if b"\n" in head:  # whole lines, none of them ours: not a torn append
+                raise CardError(
+                    f"journal {self.path} holds no sound v1 record; it is not this trap's "
+                    "journal or it is damaged. Not touching it: run `irbis card check`"
+                )
+        if tail.end_bytes < size:
+            with self.path.open("rb") as f:
+                f.seek(tail.end_bytes)
+                cut = f.read(64)
+            self.cut_bytes = size - tail.end_bytes
+            self.io.truncate(self.path, tail.end_bytes)
+            log.warning(
+                "journal tail cut",
+                extra={
+                    "record": {
+                        "path": str(self.path),
+                        "bytes": self.cut_bytes,
+                        "after_rec": tail.record["rec"] if tail.record else 0,
+                        "head_hex": cut.hex(),
+                    }
+                },
+            )
+        if tail.record is not None and not tail.has_newline:
+            self.io.append(self.path, b"\n", sync=True)  # a whole record whose newline was cut
+        return tail
 
-    def append(self, record: dict[str, Any]) -> None:
-        line = (
-            json.dumps({"v": JOURNAL_VERSION, **record}, separators=(",", ":"), sort_keys=True)
-            + "\n"
-        )
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        try:
-            os.write(fd, line.encode("utf-8"))
-            self.sync.file(fd)
-        finally:
-            os.close(fd)
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Append and fsync one record; returns it with its `rec` and `prev`."""
+        rec, prev = self.last_rec + 1, self.last_hash
+        line = encode(record, rec, prev)
+        self.io.append(self.path, line + b"\n", sync=True)
+        self.last_hash, self.last_rec = line_hash(line), rec
+        if record.get("kind") == "event":
+            self.last_seq = max(self.last_seq, int(record["seq"]))
+        return {**record, "v": JOURNAL_VERSION, "rec": rec, "prev": prev}
 
-    def last_seq(self) -> int:
-        """The sequence number of the last readable record (0 when empty). Reads only the tail:
-        records are appended in sequence order."""
-        size = self.path.stat().st_size
-        with self.path.open("rb") as f:
-            f.seek(max(0, size - TAIL_BYTES))
-            lines = f.read().split(b"\n")
-        for raw in reversed(lines):
-            try:
-                return int(json.loads(raw)["seq"])
-            except (ValueError, KeyError, TypeError):
-                continue
-        return 0
-
-    def records(self) -> list[dict[str, Any]]:
-        """Every parsable record (host tools and tests)."""
-        return read_records(self.path)
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Every parsable record of a journal file, read-only (opening a Journal cuts a torn tail,
-    which a host tool must not do); a missing file has none."""
-    if not path.exists():
-        return []
-    out = []
-    with path.open("rb") as f:
-        for raw in f:
-            try:
-                out.append(json.loads(raw))
-            except ValueError:
-                continue
-    return out
+    @property
+    def size_bytes(self) -> int:
+        return os.stat(self.path).st_size
