@@ -89,6 +89,9 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "latitude_deg": Spec(
             0.0, (int, float), "a latitude in [-90, 90]", lambda v: -90 <= v <= 90
         ),
+        "coarsen_location_deg": Spec(
+            0.0, (int, float), "degrees 0-10 (0: exact)", lambda v: 0 <= v <= 10
+        ),
         "longitude_deg": Spec(
             0.0, (int, float), "a longitude in [-180, 180]", lambda v: -180 <= v <= 180
         ),
@@ -143,6 +146,14 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     },
     "storage": {
         "card_path": Spec("/media/irbis/card", str, "a directory path", lambda v: v != ""),
+        "data_path": Spec("/var/lib/irbis", str, "a directory path", lambda v: v != ""),
+        "free_floor_mb": Spec(256, (int, float), "megabytes >= 1", lambda v: v >= 1),
+        "reserve_mb": Spec(64, (int, float), "megabytes >= 1", lambda v: v >= 1),
+        "ring": Spec(False, bool, "true or false", lambda v: True),
+        "low_score_below": Spec(0.5, (int, float), "a score 0-1", lambda v: 0 <= v <= 1),
+        "buffer_max_mb": Spec(512, (int, float), "megabytes >= 1", lambda v: v >= 1),
+        "buffer_floor_mb": Spec(256, (int, float), "megabytes >= 0", _non_negative),
+        "probe_samples": Spec(64, int, "a number of blocks 0-4096", lambda v: 0 <= v <= 4096),
     },
 }
 

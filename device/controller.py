@@ -158,10 +158,15 @@ class Controller:
 
     def _on_BurstFailed(self, ev: BurstFailed) -> list[Action]:
         cur = self._current(ev.event_seq)
-        self.counters["capture_failures"] += 1
         cur.frames = ev.frames
-        cur.status = "partial" if ev.frames else "capture_failed"
         cur.error = ev.error
+        if ev.refused_by_storage:
+            self.counters["not_captured"] += 1
+            cur.status = "not_captured"
+            self._goto("storing", "not_captured", seq=cur.seq, why=ev.error)
+            return [StoreEvent(cur.seq, self._record(cur))]
+        self.counters["capture_failures"] += 1
+        cur.status = "partial" if ev.frames else "capture_failed"
         log.error(
             "capture failed",
             extra={"record": {"seq": cur.seq, "error": ev.error, "frames": ev.frames}},

@@ -46,6 +46,7 @@ class BurstFailed:
     event_seq: int
     error: str
     frames: int = 0
+    refused_by_storage: bool = False  # no frames taken: storage could not save them
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,12 @@
 """Start the trap: `python -m device --config trap.toml [--check]` (also `irbis run`).
 
-Needs nothing from sim/ or tools/. Exit codes: 0 done, 2 bad config, 3 backend, 4 card.
+Needs nothing from sim/ or tools/. Exit codes: 0 done, 2 bad config, 3 backend, 4 internal storage (data path) unusable.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from device.errors import BackendError, CardError, ConfigError
 from device.events import StopRequested
 from device.hal.registry import check_backend, chosen_backend, open_backend
 
-EXIT_CONFIG, EXIT_BACKEND, EXIT_CARD = 2, 3, 4
+EXIT_CONFIG, EXIT_BACKEND, EXIT_STORAGE = 2, 3, 4
 
 
 def parser() -> argparse.ArgumentParser:
@@ -51,32 +52,34 @@ def run(argv: list[str] | None = None) -> int:
 
 def _start(cfg: config_mod.TrapConfig, backend: str) -> int:
     from device import log
-    from device.storage.event_store import EventStore, check_card_path
+    from device.storage.manager import Storage
     from device.trap import Trap
 
     clock = RealClock(cfg.utc_offset_s)
     log.configure(clock, sys.stderr)
-    card_path = Path(cfg["storage.card_path"])
-    try:
-        check_card_path(card_path)  # before opening hardware: nothing is half-started
-    except CardError as exc:
-        print(f"irbis: {exc}", file=sys.stderr)
-        return EXIT_CARD
+    data_path = Path(cfg["storage.data_path"])
+    if not data_path.is_dir() or not os.access(data_path, os.W_OK | os.X_OK):
+        # before opening hardware: nothing is half-started
+        print(f"irbis: data path {data_path} is not a writable directory", file=sys.stderr)
+        return EXIT_STORAGE
     try:
         hardware = open_backend(backend, cfg, clock)
     except BackendError as exc:
         print(f"irbis: {exc}", file=sys.stderr)
         return EXIT_BACKEND
     try:
-        store = EventStore(card_path, cfg["deployment_id"])
-        trap = Trap(cfg, clock, hardware, store)
+        # A missing, full, read-only or foreign card does not stop the trap: the storage
+        # buffers internally or journals triggers without media, and its status says why.
+        storage = Storage(cfg, clock, hardware.card)
+        storage.open()
+        trap = Trap(cfg, clock, hardware, storage)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: trap.post(StopRequested("signal")))
         trap.start()
         reason = trap.run()
-    except CardError as exc:
-        print(f"irbis: {exc}", file=sys.stderr)
-        return EXIT_CARD
+    except (CardError, OSError) as exc:
+        print(f"irbis: storage: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     finally:
         hardware.close()
     print(f"irbis: stopped ({reason})", file=sys.stderr)

@@ -38,7 +38,8 @@ from device.events import (
     TriageDone,
 )
 from device.hal.interfaces import Hardware
-from device.storage.event_store import EventStore
+from device.storage.event_store import Media
+from device.storage.manager import Storage
 
 log = logging.getLogger("irbis.trap")
 
@@ -58,13 +59,13 @@ class Trap:
         config: TrapConfig,
         clock: Clock,
         hardware: Hardware,
-        store: EventStore,
+        storage: Storage,
         triage: TriageHook = passthrough_triage,
     ) -> None:
         self.config = config
         self.clock = clock
         self.hw = hardware
-        self.store = store
+        self.storage = storage
         self.triage = triage
         self.controller = Controller(config, clock)
         self.queue: deque[Event] = deque()
@@ -89,7 +90,7 @@ class Trap:
         """Queue the start, then listen to the PIR (a PIR already high queues after it)."""
         link = self.hw.link
         reason = wake_reason or link.wake_reason()
-        self.post(Started(reason, self.store.next_seq(), link.wake_time_utc()))
+        self.post(Started(reason, self.storage.next_seq(), link.wake_time_utc()))
         # A PIR already high is reported from inside set_callbacks: flag that report, so the
         # controller can tell the edge that woke the Pi from a new one.
         self._reporting_level_at_start = True
@@ -155,6 +156,10 @@ class Trap:
             timer.cancel()
 
     def _capture(self, action: CaptureBurst) -> None:
+        refusal = self.storage.can_capture()
+        if refusal is not None:  # the trigger is still journaled, without media
+            self.post(BurstFailed(action.event_seq, refusal, 0, refused_by_storage=True))
+            return
         plan = replace(self._plan, frames=action.frames, interval_s=action.interval_s)
         burst = take_burst(self.hw.camera, self.hw.illuminator, self.clock, plan)
         self._bursts[action.event_seq] = burst
@@ -167,15 +172,24 @@ class Trap:
                 self.hw.camera.stop()
             self.post(BurstFailed(action.event_seq, burst.error, len(burst.frames)))
 
-    def _frame_times(self, burst: Burst | None) -> list[str]:
-        """Each frame's exposure start as local wall time with its offset."""
+    def _media(self, burst: Burst | None) -> list[Media]:
+        """The burst's frames as media, each with its exposure start as local wall time."""
         if burst is None:
             return []
         now_s, now = self.clock.monotonic_s(), self.clock.now_local()
-        return [
-            (now - timedelta(seconds=now_s - f.meta.monotonic_s)).isoformat(timespec="milliseconds")
-            for f in burst.frames
-        ]
+        media = []
+        for index, frame in enumerate(burst.frames, start=1):
+            m = frame.meta
+            taken = now - timedelta(seconds=now_s - m.monotonic_s)
+            meta = {
+                "time": taken.isoformat(timespec="milliseconds"),
+                "exposure_us": m.exposure_us,
+                "analogue_gain": round(m.analogue_gain, 3),
+                "lux": round(m.lux, 3),
+                "ir": m.ir_on,
+            }
+            media.append(Media(index, frame.image_jpeg, meta))
+        return media
 
     def _store(self, seq: int, record: dict[str, Any]) -> None:
         burst = self._bursts.pop(seq, None)
@@ -185,8 +199,8 @@ class Trap:
             "ir": bool(burst and burst.ir_used),
         }
         try:
-            files = self.store.commit(record, burst, self._frame_times(burst))
+            done = self.storage.commit(record, self._media(burst))
         except OSError as exc:
             self.post(StoreFailed(seq, f"{type(exc).__name__}: {exc}"))
             return
-        self.post(StoreDone(seq, files))
+        self.post(StoreDone(seq, len(done["media"])))

@@ -13,7 +13,8 @@ from device.clock import Clock
 from device.config import TrapConfig, validate
 from device.errors import CameraError, CameraTimeout
 from device.hal.interfaces import Frame, FrameMeta, Hardware, PowerReading
-from device.storage.event_store import EventStore
+from device.storage.journal import scan
+from device.storage.manager import Storage
 from device.trap import Trap
 from sim.clock import VirtualClock
 
@@ -124,8 +125,14 @@ class FakeCard:
     def __init__(self, path: Path) -> None:
         self.mount_path = path
 
+    def present(self) -> bool:
+        return True
+
     def identity(self) -> str:
         return "fake:1"
+
+    def block_device(self) -> None:
+        return None
 
     def free_bytes(self) -> int:
         return 10**9
@@ -171,7 +178,9 @@ class Rig:
     card: Path
 
     def records(self) -> list[dict]:
-        return self.trap.store.journal.records()
+        """The event records on the card."""
+        journal = self.card / "irbis" / "test" / "journal.jsonl"
+        return [r for r in scan(journal).records if r["kind"] == "event"]
 
 
 def make_rig(
@@ -190,12 +199,19 @@ def make_rig(
         "site": {"utc_offset": "+07:00"},
         **config,
     }
+    raw["storage"] = {
+        "card_path": str(tmp_path / "card"),
+        "data_path": str(tmp_path / "data"),
+        **raw.get("storage", {}),  # type: ignore[dict-item]
+    }
     cfg = validate(raw)
     clock = clock or VirtualClock(start, cfg.utc_offset_s)
     pir, camera, ir = FakePir(clock), FakeCamera(clock), FakeIR()
     link = link or FakeLink()
-    hw = Hardware("fake", pir, camera, ir, FakeCard(tmp_path), FakePower(), link)
     card = tmp_path / "card"
     card.mkdir(exist_ok=True)
-    trap = Trap(cfg, clock, hw, EventStore(card, "test"))
+    hw = Hardware("fake", pir, camera, ir, FakeCard(card), FakePower(), link)
+    storage = Storage(cfg, clock, hw.card)
+    storage.open()
+    trap = Trap(cfg, clock, hw, storage)
     return Rig(clock, cfg, pir, camera, ir, link, trap, card)

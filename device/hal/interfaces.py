@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # numpy is only needed by whoever makes or reads frames
+    from device.storage.probe import BlockDevice
     import numpy as np
 
 JPEG_ENCODE_TIMEOUT_S = 30.0  # a stuck encoder becomes an error, never a hang
@@ -119,8 +120,14 @@ class Card(Protocol):
     @property
     def mount_path(self) -> Path: ...
 
+    def present(self) -> bool:
+        """Is a card mounted at mount_path (not just an empty folder on the system disk)?"""
+
     def identity(self) -> str:
         """A stable id of the physical card (CID serial on a Pi, or the filesystem id)."""
+
+    def block_device(self) -> BlockDevice | None:
+        """The card's raw block device for the first-use capacity probe (None: cannot probe)."""
 
     def free_bytes(self) -> int: ...
 

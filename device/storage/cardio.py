@@ -78,6 +78,9 @@ class CardIO:
     def mkdir(self, path: Path) -> None:
         os.mkdir(path)
 
+    def rmdir(self, path: Path) -> None:
+        os.rmdir(path)
+
     def read(self, path: Path) -> bytes:
         """Read a whole file (verification reads go through here so faults reach them too)."""
         with open(path, "rb") as f:

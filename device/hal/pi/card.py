@@ -28,6 +28,11 @@ class SdCard:
     def mount_path(self) -> Path:
         return self._mount_path
 
+    def present(self) -> bool:
+        """A card is mounted at the path: a mount point, not an empty folder on the system
+        disk (writing there would fill the system partition)."""
+        return os.path.ismount(self._mount_path)
+
     def identity(self) -> str:
         """'cid:<hex>' or 'serial:<hex>' for an SD card, else 'fsid:<hex>' or 'dev:<maj>:<min>'."""
         st_dev = self._call(os.stat).st_dev
