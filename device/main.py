@@ -1,6 +1,7 @@
 """Start the trap: `python -m device --config trap.toml [--check]` (also `irbis run`).
 
-Needs nothing from sim/ or tools/. Exit codes: 0 done, 2 bad config, 3 backend, 4 internal storage (data path) unusable.
+Needs nothing from sim/ or tools/. Exit codes: 0 done, 2 bad config, 3 backend, 4 the internal
+storage (data path) is unusable. A missing, full or read-only card does not stop the trap.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # numpy is only needed by whoever makes or reads frames
-    from device.storage.probe import BlockDevice
     import numpy as np
+
+    from device.storage.probe import BlockDevice
 
 JPEG_ENCODE_TIMEOUT_S = 30.0  # a stuck encoder becomes an error, never a hang
 

@@ -215,6 +215,21 @@ def _last_sound(
     return (*found, last_event)
 
 
+def check_ours(path: Path) -> Tail:
+    """The journal's tail; CardError when the file holds whole lines but no sound v1 record
+    (another program's file, or damage beyond a torn append), which the trap must not touch."""
+    tail = read_tail(path)
+    if tail.record is None and path.stat().st_size:
+        with path.open("rb") as f:
+            head = f.read(TAIL_BYTES)
+        if b"\n" in head:
+            raise CardError(
+                f"journal {path} holds no sound v1 record; it is not this trap's journal or it "
+                "is damaged. Not touching it: run `irbis card check`"
+            )
+    return tail
+
+
 class Journal:
     """Append-only, chained, for the trap. Opening it makes the tail sound (see `open_tail`)."""
 
@@ -234,14 +249,7 @@ class Journal:
     def _open_tail(self) -> Tail:
         """Cut what follows the last sound record: a power cut mid-append leaves a torn line."""
         size = self.path.stat().st_size
-        tail = read_tail(self.path)
-        if tail.record is None and size:
-            head = self.path.read_bytes()[:TAIL_BYTES]
-            if b"\n" in head:  # whole lines, none of them ours: not a torn append
-                raise CardError(
-                    f"journal {self.path} holds no sound v1 record; it is not this trap's "
-                    "journal or it is damaged. Not touching it: run `irbis card check`"
-                )
+        tail = check_ours(self.path)
         if tail.end_bytes < size:
             with self.path.open("rb") as f:
                 f.seek(tail.end_bytes)

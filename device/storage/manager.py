@@ -36,7 +36,7 @@ from device.storage import card_meta, layout
 from device.storage.cardio import OS_IO, CardIO, make_dirs_durable, write_atomic
 from device.storage.event_store import EventStore, Media
 from device.storage.index import EvictionIndex
-from device.storage.journal import scan
+from device.storage.journal import check_ours, scan
 from device.storage.receipts import read_receipts
 
 log = logging.getLogger("irbis.storage")
@@ -140,15 +140,17 @@ class Storage:
         root = self.card.mount_path
         card_meta.check_card_path(root)
         doc = card_meta.read_card(root)
-        if doc is None:
+        folder = layout.deployment_dir(root, self.deployment_id)
+        dep = card_meta.read_deployment(folder, self.deployment_id, self.config["device_id"])
+        if (folder / layout.JOURNAL_FILE).exists():
+            check_ours(folder / layout.JOURNAL_FILE)
+        if doc is None:  # checked everything before writing anything
             doc = self._first_use(root, hardware_id)
         probe = doc.get("capacity_probe") or {}
         if probe.get("result") == "counterfeit":
             claimed = int(probe.get("claimed_bytes", 0))
             self._lost_bytes = max(0, claimed - int(probe.get("verified_bytes", claimed)))
-        folder = layout.deployment_dir(root, self.deployment_id)
         make_dirs_durable(self.card_io, folder, root)
-        dep = card_meta.read_deployment(folder, self.deployment_id, self.config["device_id"])
         if dep is None:
             dep_doc = card_meta.new_deployment(self.config, self.clock.now_utc())
             card_meta.write_new(self.card_io, folder / layout.DEPLOYMENT_FILE, dep_doc)

@@ -1,0 +1,643 @@
+"""The first-use capacity probe: does the card store data everywhere it claims to?
+
+A counterfeit card claims more than it holds. Writes past its real capacity either alias onto
+lower addresses (the controller ignores high address bits, so the address wraps modulo a power of
+two) or are dropped (reads return zeros, 0xFF or stale data). `probe_capacity` finds this without
+filling the card, by writing and reading back a sample of blocks on the raw device:
+
+1. Sample offsets (`sample_offsets`): block-aligned, from the first block at or past 4 MiB
+   (`RESERVED_HEAD_BYTES`; partition tables and boot sectors live below, and the probe never
+   writes there) to the last whole block of the claimed size, which is always sampled. Three
+   quarters (rounded up) are evenly spaced over that range, both ends included; the rest are
+   random (`random.Random(seed)`).
+2. Read every sample's original content. With `backup`, write the originals to that file and
+   fsync it before anything is written to the device.
+3. Write a pattern to every sample, highest offset first: a fresh 16-byte nonce from os.urandom
+   (a seed fixes where the probe looks, never what it writes), the offset as 8 big-endian bytes,
+   then SHAKE-256 of those 24 bytes filling the block. Then `flush()`.
+4. Read every sample back, and also every alias candidate: the sample's offset modulo each
+   power of two from 1 MiB (`MIN_ALIAS_MODULUS_BYTES`) up to the offset. A sample passes when it
+   reads back its own pattern and none of its alias candidates does. It is *aliased* when it
+   reads another sample's pattern or its own pattern shows at an alias candidate, and *lost* when
+   it reads anything else or fails with OSError. Writing highest first means that when two
+   samples share storage, the lower one (the one the storage really belongs to) is written last,
+   so it passes and the higher one fails.
+5. Write every original back, `flush()`, read each back. A sample that passed or was aliased maps
+   onto storage that holds data, so its original must read back, or `ProbeRestoreError` is
+   raised and the backup file is kept. A lost sample's address stores nothing (or is a bad
+   block), so a mismatch there is only logged. Then the backup file is deleted.
+
+Cost with n samples of b bytes: 2n block writes, 3n block reads plus the alias reads (at most
+log2(claimed / 1 MiB) per sample, fewer after removing duplicates), two flushes.
+
+Classification (`classify`), over the sorted samples s_0 < ... < s_{n-1}:
+- no sample failed: "ok", verified_bytes = claimed_bytes;
+- the failed samples are exactly s_k ... s_{n-1} for some k >= 1 (a clean capacity edge):
+  "counterfeit";
+- anything else, including every sample failing: "failing" (bad blocks, or no usable storage).
+verified_bytes is always the end of the longest all-good prefix of samples: s_{k-1} + b where s_k
+is the lowest failed sample, 0 when s_0 failed, claimed_bytes when none failed.
+
+Guarantee: let G be the largest distance between consecutive samples (`max_sample_gap_bytes`
+bounds it without drawing the random ones). A card that stores every block below some R and, at
+and above R, either does not store (reads do not return what was written) or aliases modulo a
+power of two of at least 1 MiB, with R a multiple of the block size and s_0 + b <= R <= s_{n-1},
+is reported "counterfeit" with R - G < verified_bytes <= R. An honest card (every block stores
+its own data, no errors) is reported "ok". A wrap modulo a number that is not a power of two is
+caught only if some sample lands on another sample's alias.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import random
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from device.errors import CardError
+
+log = logging.getLogger("irbis.storage")
+
+METHOD = "raw-sampled"
+RESULTS = ("ok", "counterfeit", "failing")
+RESERVED_HEAD_BYTES = 4 * 1024 * 1024  # never written: partition tables, FAT boot sectors
+MIN_ALIAS_MODULUS_BYTES = 1024 * 1024  # the smallest wrap modulus the alias reads look for
+MIN_BLOCK_BYTES = 512
+NONCE_BYTES = 16
+
+
+class BlockDevice(Protocol):
+    """A raw device as the probe sees it: byte offsets, whole reads and writes."""
+
+    size_bytes: int  # the claimed size
+    block_bytes: int  # the probe's unit: a power of two, at least 512
+
+    def read_at(self, offset: int, length: int) -> bytes: ...
+
+    def write_at(self, offset: int, data: bytes) -> None: ...
+
+    def flush(self) -> None:
+        """Make written data durable and make the next reads come from the medium."""
+        ...
+
+
+class ProbeRestoreError(CardError):
+    """Some sampled blocks did not read back their original content after the probe.
+
+    `offsets` lists them. The originals remain in the backup file when there was one.
+    """
+
+    def __init__(self, message: str, offsets: tuple[int, ...]) -> None:
+        super().__init__(errno.EIO, message)
+        self.offsets = offsets
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the probe found; stored in the card's card.json as the capacity probe result.
+
+    The constructor checks the fields and their consistency (`ok` iff nothing failed, an `ok`
+    card verifies its whole claimed size, verified_bytes <= claimed_bytes, failed offsets
+    ascending, unique and below claimed_bytes) and raises ValueError naming the bad field.
+    """
+
+    claimed_bytes: int
+    verified_bytes: int
+    samples: int
+    failed_offsets: tuple[int, ...]
+    result: str
+    method: str = METHOD
+
+    def __post_init__(self) -> None:
+        for name in ("claimed_bytes", "verified_bytes", "samples"):
+            _check_count(name, getattr(self, name))
+        if not isinstance(self.failed_offsets, tuple):
+            raise ValueError(f"failed_offsets: expected a tuple, got {self.failed_offsets!r}")
+        for offset in self.failed_offsets:
+            _check_count("failed_offsets", offset)
+        if list(self.failed_offsets) != sorted(set(self.failed_offsets)):
+            raise ValueError("failed_offsets: must be ascending without repeats")
+        if self.failed_offsets and self.failed_offsets[-1] >= self.claimed_bytes:
+            raise ValueError("failed_offsets: an offset is beyond claimed_bytes")
+        if len(self.failed_offsets) > self.samples:
+            raise ValueError("failed_offsets: more failures than samples")
+        if self.result not in RESULTS:
+            raise ValueError(f"result: expected one of {RESULTS}, got {self.result!r}")
+        if (self.result == "ok") != (not self.failed_offsets):
+            raise ValueError(f"result: {self.result!r} with {len(self.failed_offsets)} failures")
+        if self.verified_bytes > self.claimed_bytes:
+            raise ValueError("verified_bytes: larger than claimed_bytes")
+        if self.result == "ok" and self.verified_bytes != self.claimed_bytes:
+            raise ValueError("verified_bytes: an 'ok' card verifies its whole claimed size")
+        if not isinstance(self.method, str) or not self.method:
+            raise ValueError(f"method: expected a non-empty string, got {self.method!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict of ints, strings and a list of ints."""
+        return {
+            "method": self.method,
+            "result": self.result,
+            "claimed_bytes": self.claimed_bytes,
+            "verified_bytes": self.verified_bytes,
+            "samples": self.samples,
+            "failed_offsets": list(self.failed_offsets),
+        }
+
+    @classmethod
+    def from_json(cls, d: Any) -> ProbeResult:
+        """The result `to_json` gave; keys it does not know are ignored (a newer writer may add
+        some). Raises ValueError naming the missing or bad field."""
+        if not isinstance(d, dict):
+            raise ValueError(f"capacity probe result: expected an object, got {type(d).__name__}")
+        for name in ("method", "result", "claimed_bytes", "verified_bytes", "samples"):
+            if name not in d:
+                raise ValueError(f"{name}: missing")
+        failed = d.get("failed_offsets")
+        if not isinstance(failed, list):
+            raise ValueError(f"failed_offsets: expected a list, got {failed!r}")
+        return cls(
+            claimed_bytes=d["claimed_bytes"],
+            verified_bytes=d["verified_bytes"],
+            samples=d["samples"],
+            failed_offsets=tuple(failed),
+            result=d["result"],
+            method=d["method"],
+        )
+
+
+def _check_count(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
+
+
+# -- where to look -------------------------------------------------------------------------------
+
+
+def _span(size_bytes: int, block_bytes: int) -> tuple[int, int]:
+    """(first, last) sample offsets: first whole block at or past RESERVED_HEAD_BYTES, last whole
+    block of the claimed size. ValueError for a bad block size or a device too small."""
+    if block_bytes < MIN_BLOCK_BYTES or block_bytes & (block_bytes - 1):
+        raise ValueError(f"block_bytes must be a power of two >= 512, got {block_bytes}")
+    first = -(-RESERVED_HEAD_BYTES // block_bytes) * block_bytes
+    last = (size_bytes // block_bytes - 1) * block_bytes
+    if last < first:
+        raise ValueError(
+            f"a device of {size_bytes} bytes is too small to probe: "
+            f"it needs a whole block past the first {RESERVED_HEAD_BYTES} bytes"
+        )
+    return first, last
+
+
+def _even_count(samples: int) -> int:
+    return samples - samples // 4
+
+
+def sample_offsets(
+    size_bytes: int, block_bytes: int, samples: int = 64, seed: int | None = None
+) -> tuple[int, ...]:
+    """The offsets the probe writes, ascending (see the module docstring). Every block of the
+    range when it has no more than `samples` blocks."""
+    if samples < 2:
+        raise ValueError(f"samples must be at least 2, got {samples}")
+    first, last = _span(size_bytes, block_bytes)
+    span_blocks = (last - first) // block_bytes
+    if span_blocks + 1 <= samples:
+        return tuple(range(first, last + block_bytes, block_bytes))
+    even = _even_count(samples)
+    chosen = {first + i * span_blocks // (even - 1) * block_bytes for i in range(even)}
+    rng = random.Random(seed)
+    while len(chosen) < samples:
+        chosen.add(first + rng.randrange(span_blocks + 1) * block_bytes)
+    return tuple(sorted(chosen))
+
+
+def max_sample_gap_bytes(size_bytes: int, block_bytes: int, samples: int = 64) -> int:
+    """An upper bound on the distance between consecutive sample offsets, whatever the seed: the
+    spacing of the evenly spaced ones. The edge guarantee is stated in terms of it."""
+    first, last = _span(size_bytes, block_bytes)
+    span_blocks = (last - first) // block_bytes
+    if span_blocks + 1 <= samples:
+        return block_bytes
+    return -(-span_blocks // (_even_count(samples) - 1)) * block_bytes
+
+
+def alias_offsets(offset: int, block_bytes: int) -> tuple[int, ...]:
+    """Where `offset` lands on a card that wraps modulo W, for each power of two W from
+    MIN_ALIAS_MODULUS_BYTES (or the block size, if larger) up to `offset`."""
+    modulus = max(MIN_ALIAS_MODULUS_BYTES, block_bytes)
+    found = []
+    while modulus <= offset:
+        found.append(offset % modulus)
+        modulus *= 2
+    return tuple(found)
+
+
+def classify(
+    offsets: tuple[int, ...], failed: set[int], claimed_bytes: int, block_bytes: int
+) -> tuple[str, int]:
+    """(result, verified_bytes) for the sample `offsets` of which `failed` failed; see the module
+    docstring."""
+    if not failed:
+        return "ok", claimed_bytes
+    ordered = sorted(offsets)
+    edge = next(i for i, offset in enumerate(ordered) if offset in failed)
+    verified_bytes = ordered[edge - 1] + block_bytes if edge else 0
+    if edge and all(offset in failed for offset in ordered[edge:]):
+        return "counterfeit", verified_bytes
+    return "failing", verified_bytes
+
+
+# -- the probe -----------------------------------------------------------------------------------
+
+
+def pattern_for(nonce: bytes, offset: int, block_bytes: int) -> bytes:
+    """The block the probe writes at `offset`: nonce, offset (8 bytes big-endian), SHAKE-256."""
+    head = nonce + offset.to_bytes(8, "big")
+    return head + hashlib.shake_256(head).digest(block_bytes - len(head))
+
+
+def probe_capacity(
+    dev: BlockDevice, samples: int = 64, seed: int | None = None, backup: Path | None = None
+) -> ProbeResult:
+    """Write, read back and restore `samples` blocks of `dev`; see the module docstring.
+
+    `backup` must be on another medium than `dev`, and must not exist (FileExistsError: a
+    previous probe was cut, so run `restore_from_backup` first). Per-sample read and write
+    errors count as failed samples; any other Exception while patterns are on the device
+    triggers a best-effort restore (the backup is kept unless every original reads back) and is
+    re-raised. A BaseException that is not an Exception (a power cut, an interrupt) propagates at
+    once, leaving the backup for `restore_from_backup`.
+    """
+    block = dev.block_bytes
+    offsets = sample_offsets(dev.size_bytes, block, samples, seed)
+    if backup is not None and (backup.exists() or backup.is_symlink()):
+        raise FileExistsError(
+            errno.EEXIST,
+            "a capacity-probe backup is already there (a probe was cut); "
+            "run restore_from_backup before probing again",
+            str(backup),
+        )
+    originals: dict[int, bytes] = {}
+    lost: dict[int, str] = {}
+    for offset in offsets:
+        try:
+            data = dev.read_at(offset, block)
+        except OSError as exc:
+            lost[offset] = f"original unreadable ({exc})"
+            continue
+        if len(data) != block:
+            lost[offset] = f"original read returned {len(data)} of {block} bytes"
+            continue
+        originals[offset] = data
+    if backup is not None:
+        _write_backup(backup, dev.size_bytes, block, originals)
+    nonce = os.urandom(NONCE_BYTES)
+    patterns = {offset: pattern_for(nonce, offset, block) for offset in originals}
+    try:
+        for offset in sorted(patterns, reverse=True):
+            try:
+                dev.write_at(offset, patterns[offset])
+            except OSError as exc:
+                lost[offset] = f"pattern write failed ({exc})"
+        dev.flush()
+        aliased = _verify(dev, patterns, block, lost)
+    except Exception:
+        _restore_after_error(dev, originals, backup)
+        raise
+    _restore(dev, originals, set(originals) - set(lost), backup)
+    failed = set(lost) | aliased
+    result, verified_bytes = classify(offsets, failed, dev.size_bytes, block)
+    probe = ProbeResult(
+        claimed_bytes=dev.size_bytes,
+        verified_bytes=verified_bytes,
+        samples=len(offsets),
+        failed_offsets=tuple(sorted(failed)),
+        result=result,
+    )
+    level = logging.INFO if result == "ok" else logging.WARNING
+    log.log(
+        level,
+        "capacity probe: %s; %d of %d samples failed; verified %d of %d claimed bytes",
+        result,
+        len(failed),
+        len(offsets),
+        verified_bytes,
+        dev.size_bytes,
+    )
+    return probe
+
+
+def _verify(
+    dev: BlockDevice, patterns: dict[int, bytes], block: int, lost: dict[int, str]
+) -> set[int]:
+    """Read every written sample and its alias candidates once. Adds the lost samples (with why)
+    to `lost` and returns the aliased ones."""
+    owner = {pattern: offset for offset, pattern in patterns.items()}
+    wanted = set(patterns)
+    for offset in patterns:
+        wanted.update(alias_offsets(offset, block))
+    found: dict[int, bytes | None] = {}
+    for offset in sorted(wanted):
+        try:
+            found[offset] = dev.read_at(offset, block)
+        except OSError:
+            found[offset] = None
+    aliased: set[int] = set()
+    for offset, pattern in patterns.items():
+        if offset in lost:
+            continue  # its write failed
+        data = found[offset]
+        if data == pattern:
+            echoes = [a for a in alias_offsets(offset, block) if found[a] == pattern]
+            if echoes:
+                aliased.add(offset)
+                log.debug("probe sample %d: its pattern also reads at %d", offset, echoes[0])
+        elif data is not None and data in owner:
+            aliased.add(offset)
+            log.debug("probe sample %d reads the pattern of sample %d", offset, owner[data])
+        else:
+            lost[offset] = _describe(data, block)
+            log.debug("probe sample %d: %s", offset, lost[offset])
+    return aliased
+
+
+def _describe(data: bytes | None, block: int) -> str:
+    if data is None:
+        return "read-back failed"
+    if len(data) != block:
+        return f"read-back returned {len(data)} of {block} bytes"
+    if data == bytes(block):
+        return "reads zeros"
+    if data == b"\xff" * block:
+        return "reads 0xff"
+    return "reads other data"
+
+
+def _restore(
+    dev: BlockDevice, originals: dict[int, bytes], must_hold: set[int], backup: Path | None
+) -> None:
+    """Write the originals back, flush, read them back. Raise ProbeRestoreError (keeping the
+    backup) if one in `must_hold` differs; only log the others; then delete the backup."""
+    bad: list[int] = []
+    for offset in sorted(originals):
+        try:
+            dev.write_at(offset, originals[offset])
+        except OSError as exc:
+            log.warning("probe restore: writing back block at %d failed: %s", offset, exc)
+            bad.append(offset)
+    try:
+        dev.flush()
+    except OSError as exc:
+        raise ProbeRestoreError(
+            f"capacity probe: flushing the restored originals failed ({exc}); "
+            + _where_originals_are(backup),
+            tuple(sorted(originals)),
+        ) from exc
+    for offset in sorted(originals):
+        if offset in bad:
+            continue
+        try:
+            same = dev.read_at(offset, len(originals[offset])) == originals[offset]
+        except OSError:
+            same = False
+        if not same:
+            bad.append(offset)
+    unrestored = tuple(sorted(o for o in bad if o in must_hold))
+    if unrestored:
+        raise ProbeRestoreError(
+            f"capacity probe: {len(unrestored)} blocks that hold data did not read back their "
+            f"original content (first at offset {unrestored[0]}); " + _where_originals_are(backup),
+            unrestored,
+        )
+    if bad:
+        log.warning(
+            "probe restore: %d blocks that store nothing did not read back their originals "
+            "(first at offset %d); left as they are",
+            len(bad),
+            min(bad),
+        )
+    if backup is not None:
+        _remove_durably(backup)
+
+
+def _restore_after_error(
+    dev: BlockDevice, originals: dict[int, bytes], backup: Path | None
+) -> None:
+    """Best effort after an unexpected error: write every original back; delete the backup only
+    if every one reads back. Never raises an Exception (the caller re-raises its own)."""
+    try:
+        for offset, data in originals.items():
+            dev.write_at(offset, data)
+        dev.flush()
+        intact = all(dev.read_at(o, len(d)) == d for o, d in originals.items())
+    except Exception as exc:
+        log.error(
+            "capacity probe: restore after an error failed: %s; %s",
+            exc,
+            _where_originals_are(backup),
+        )
+        return
+    if not intact:
+        log.error(
+            "capacity probe: after an error, some originals did not read back; %s",
+            _where_originals_are(backup),
+        )
+    elif backup is not None:
+        try:
+            _remove_durably(backup)
+        except OSError as exc:
+            log.error("capacity probe: could not delete %s after restoring: %s", backup, exc)
+
+
+def _where_originals_are(backup: Path | None) -> str:
+    if backup is None:
+        return "no backup file was kept, the originals are lost"
+    return f"the originals remain in {backup} (restore_from_backup writes them back)"
+
+
+# -- the backup file -----------------------------------------------------------------------------
+#
+# header: magic "IRBISPRB", version u16, block_bytes u32, claimed_bytes u64, CRC-32 u32 of those
+# record: offset u64, length u32, the original bytes, CRC-32 u32 of offset+length+bytes
+# end:    offset 2**64-1, length = number of records, CRC-32 u32 of those 12 bytes
+# All big-endian. The file is fsynced (and its directory) before any pattern is written, so a
+# file without its end marker means the probe was cut before it wrote anything.
+
+_BACKUP_MAGIC = b"IRBISPRB"
+_BACKUP_VERSION = 1
+_HEADER = struct.Struct(">8sHIQ")
+_RECORD = struct.Struct(">QI")
+_CRC = struct.Struct(">I")
+_END_OFFSET = 2**64 - 1
+_MAX_RECORD_BYTES = 1 << 24
+
+
+def encode_backup(claimed_bytes: int, block_bytes: int, originals: dict[int, bytes]) -> bytes:
+    """The backup file's bytes for `originals` (offset -> content)."""
+    parts = [_sealed(_HEADER.pack(_BACKUP_MAGIC, _BACKUP_VERSION, block_bytes, claimed_bytes))]
+    for offset in sorted(originals):
+        parts.append(_sealed(_RECORD.pack(offset, len(originals[offset])) + originals[offset]))
+    parts.append(_sealed(_RECORD.pack(_END_OFFSET, len(originals))))
+    return b"".join(parts)
+
+
+def _sealed(body: bytes) -> bytes:
+    return body + _CRC.pack(zlib.crc32(body))
+
+
+@dataclass(frozen=True)
+class _Backup:
+    block_bytes: int | None  # None: the header itself was cut
+    claimed_bytes: int | None
+    records: tuple[tuple[int, bytes], ...]
+    complete: bool
+
+
+def _decode_backup(raw: bytes) -> _Backup:
+    """Parse a backup file; ValueError (the reason) if it is not one, or is corrupt."""
+    head_bytes = _HEADER.size + _CRC.size
+    if len(raw) < head_bytes:
+        if raw[: len(_BACKUP_MAGIC)] != _BACKUP_MAGIC[: len(raw)]:
+            raise ValueError("not a capacity-probe backup (bad magic)")
+        return _Backup(None, None, (), complete=False)
+    magic, version, block_bytes, claimed_bytes = _HEADER.unpack_from(raw)
+    if magic != _BACKUP_MAGIC:
+        raise ValueError("not a capacity-probe backup (bad magic)")
+    if _CRC.unpack_from(raw, _HEADER.size)[0] != zlib.crc32(raw[: _HEADER.size]):
+        raise ValueError("header CRC mismatch")
+    if version != _BACKUP_VERSION:
+        raise ValueError(f"unknown version {version}")
+    records: list[tuple[int, bytes]] = []
+    pos = head_bytes
+    while len(raw) - pos >= _RECORD.size:
+        offset, length = _RECORD.unpack_from(raw, pos)
+        if offset == _END_OFFSET:
+            end = pos + _RECORD.size + _CRC.size
+            if end > len(raw):
+                break  # cut inside the end marker
+            _check_crc(raw, pos, end, f"end marker at byte {pos}")
+            if length != len(records):
+                raise ValueError(f"end marker counts {length} records, the file has {len(records)}")
+            if end != len(raw):
+                raise ValueError(f"{len(raw) - end} bytes after the end marker")
+            return _Backup(block_bytes, claimed_bytes, tuple(records), complete=True)
+        if not 0 < length <= _MAX_RECORD_BYTES or offset + length > claimed_bytes:
+            raise ValueError(f"record at byte {pos}: offset {offset} length {length} out of range")
+        end = pos + _RECORD.size + length + _CRC.size
+        if end > len(raw):
+            break  # cut inside this record
+        _check_crc(raw, pos, end, f"record at byte {pos}")
+        records.append((offset, raw[pos + _RECORD.size : end - _CRC.size]))
+        pos = end
+    return _Backup(block_bytes, claimed_bytes, tuple(records), complete=False)
+
+
+def _check_crc(raw: bytes, start: int, end: int, what: str) -> None:
+    if _CRC.unpack_from(raw, end - _CRC.size)[0] != zlib.crc32(raw[start : end - _CRC.size]):
+        raise ValueError(f"{what}: CRC mismatch")
+
+
+def _write_backup(
+    path: Path, claimed_bytes: int, block_bytes: int, originals: dict[int, bytes]
+) -> None:
+    """Create `path` (it must not exist) holding the originals; fsync it and its directory. On
+    failure remove what was written and re-raise: no pattern has been written yet."""
+    data = encode_backup(claimed_bytes, block_bytes, originals)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    _fsync_dir(path.parent)
+
+
+def _remove_durably(path: Path) -> None:
+    path.unlink()
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def restore_from_backup(dev: BlockDevice, backup: Path) -> int:
+    """Write back every original recorded in `backup` (left by a probe that was cut), flush,
+    delete the file; return how many blocks were written.
+
+    A file cut while it was being written (no end marker) is restored as far as its complete
+    records go, with a warning on "irbis.storage": the probe writes no pattern before the file is
+    complete, so those blocks still hold their originals and writing them again is harmless. A
+    file that is not a backup, is corrupt, or was made for a device of another size or block size
+    raises ValueError and is left in place, with nothing written. So does FileNotFoundError when
+    there is no file. A failed write raises ProbeRestoreError after trying every record, and the
+    file is kept. Read-back mismatches after the flush are logged (on a counterfeit, a recorded
+    address beyond the real capacity may store nothing) and do not keep the file.
+    """
+    try:
+        parsed = _decode_backup(backup.read_bytes())
+        if parsed.block_bytes is not None and (
+            parsed.claimed_bytes != dev.size_bytes or parsed.block_bytes != dev.block_bytes
+        ):
+            raise ValueError(
+                f"made for a device of {parsed.claimed_bytes} bytes in {parsed.block_bytes}-byte "
+                f"blocks, this one has {dev.size_bytes} bytes in {dev.block_bytes}-byte blocks"
+            )
+    except ValueError as exc:
+        raise ValueError(
+            f"capacity-probe backup {backup} is unusable: {exc}; left in place"
+        ) from None
+    if not parsed.complete:
+        log.warning(
+            "capacity-probe backup %s is truncated (cut while it was written, before any test "
+            "pattern was): restoring its %d complete records",
+            backup,
+            len(parsed.records),
+        )
+    failed: list[int] = []
+    for offset, data in parsed.records:
+        try:
+            dev.write_at(offset, data)
+        except OSError as exc:
+            log.warning("probe backup restore: writing block at %d failed: %s", offset, exc)
+            failed.append(offset)
+    dev.flush()
+    if failed:
+        raise ProbeRestoreError(
+            f"restoring from {backup}: {len(failed)} blocks could not be written "
+            f"(first at offset {failed[0]}); the backup is kept",
+            tuple(failed),
+        )
+    differ = [o for o, d in parsed.records if _read_or_none(dev, o, len(d)) != d]
+    if differ:
+        log.warning(
+            "probe backup restore: %d blocks do not read back their originals (first at offset "
+            "%d); on a counterfeit these addresses store nothing",
+            len(differ),
+            differ[0],
+        )
+    _remove_durably(backup)
+    log.info("capacity probe: restored %d blocks from %s", len(parsed.records), backup)
+    return len(parsed.records)
+
+
+def _read_or_none(dev: BlockDevice, offset: int, length: int) -> bytes | None:
+    try:
+        return dev.read_at(offset, length)
+    except OSError:
+        return None
