@@ -53,6 +53,7 @@ def run(argv: list[str] | None = None) -> int:
 
 def _start(cfg: config_mod.TrapConfig, backend: str) -> int:
     from device import log
+    from device.storage.cardio import OS_IO
     from device.storage.manager import Storage
     from device.trap import Trap
 
@@ -71,7 +72,7 @@ def _start(cfg: config_mod.TrapConfig, backend: str) -> int:
     try:
         # A missing, full, read-only or foreign card does not stop the trap: the storage
         # buffers internally or journals triggers without media, and its status says why.
-        storage = Storage(cfg, clock, hardware.card)
+        storage = Storage(cfg, clock, hardware.card, hardware.extras.get("card_io", OS_IO))
         storage.open()
         trap = Trap(cfg, clock, hardware, storage)
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -8,7 +8,6 @@ set of devices on every boot (a cold start forgets everything but the card).
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -21,7 +20,7 @@ from device.clock import Clock
 from device.config import TrapConfig
 from device.errors import CameraError, CameraTimeout
 from device.hal.interfaces import Frame, FrameMeta, Hardware, PowerReading
-from device.storage.atomic import Sync
+from sim.card_slot import SimCard
 from sim.energy import Ledger
 from sim.power_gate import PowerGate
 from sim.render import Light, Scene, SceneSpec, encode_jpeg
@@ -148,50 +147,6 @@ class SimIlluminator:
         self.off()
 
 
-class SimSync(Sync):
-    """The simulated card's durability seam: counts the trap's sync calls instead of forcing
-    the host's disk (the simulated card's durable-versus-cached model hangs here)."""
-
-    def __init__(self) -> None:
-        self.file_syncs = 0
-        self.directory_syncs = 0
-
-    def file(self, fd: int) -> None:
-        self.file_syncs += 1
-
-    def directory(self, directory: Path) -> None:
-        self.directory_syncs += 1
-
-
-class SimCard:
-    """A real directory standing in for the card; capacity from the scenario."""
-
-    def __init__(self, path: Path, capacity_bytes: int, identity: str) -> None:
-        self.sync = SimSync()
-        self._path = path
-        self._capacity = capacity_bytes
-        self._identity = identity
-
-    @property
-    def mount_path(self) -> Path:
-        return self._path
-
-    def identity(self) -> str:
-        return self._identity
-
-    def used_bytes(self) -> int:
-        total = 0
-        for root, _dirs, files in os.walk(self._path):
-            total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
-        return total
-
-    def free_bytes(self) -> int:
-        return max(0, self._capacity - self.used_bytes())
-
-    def capacity_bytes(self) -> int:
-        return self._capacity
-
-
 class SimPowerMonitor:
     """Temperature from the world; current from the ledger; the pack at its nominal voltage
     (the battery model with sag and cold arrives with the power issue)."""
@@ -261,7 +216,15 @@ class Bench:
         self.ledger.set("supervisor", "standby")
         self.gate = PowerGate(clock, always_on=self.config.mode == "always-on")
         self.pir = SimPir(clock, self.world.pir_edges, self.gate)
-        self.card = SimCard(card_dir, hw.card_capacity_bytes, f"sim-card-seed{seed}")
+        self.card = SimCard(
+            card_dir.parent,
+            card_dir,
+            hw.card_capacity_bytes,
+            f"sim-card-seed{seed}",
+            clock,  # type: ignore[arg-type]  # faults that need time need the virtual clock
+            scenario.faults,
+            seed,
+        )
         self.truth_by_sha256: dict[str, tuple[float, list[int]]] = {}
         # One encoder thread: results are the same bytes whatever the timing (deterministic).
         self.encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-jpeg")
@@ -354,13 +317,13 @@ def open_hardware(config: TrapConfig, clock: Clock) -> Hardware:
     )
     hardware = bench.pi_hardware()
     hardware.extras["bench"] = bench
+    hardware.extras["card_io"] = bench.card.io  # the simulated card's durability model
     return hardware
 
 
 __all__ = [
     "Bench",
     "SimCamera",
-    "SimCard",
     "SimIlluminator",
     "SimLink",
     "SimPir",

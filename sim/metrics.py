@@ -14,13 +14,22 @@ from typing import Any
 import numpy as np
 
 from device.controller import MOTION_SOURCES
-from device.storage.journal import read_records
+from device.storage import layout
+from device.storage.journal import scan
 from sim.energy import PACK_NOMINAL_WH, usable_fraction
 from sim.runner import RunResult
 
 
-def read_journal(card_dir: Path, deployment_id: str) -> list[dict[str, Any]]:
-    return read_records(card_dir / "irbis" / deployment_id / "journal.jsonl")
+def deployment_roots(result: RunResult) -> list[Path]:
+    """Every folder the run's events went to: each card in turn, then the internal buffer."""
+    dep = result.scenario.trap["deployment_id"]
+    cards = [d / layout.TOP_DIR / dep for d in result.bench.card.dirs]
+    return [*cards, result.card_dir.parent / "internal" / "irbis" / "buffer" / dep]
+
+
+def read_journal(root: Path) -> list[dict[str, Any]]:
+    """The sound records of a deployment folder's journal (none when it has no journal)."""
+    return scan(root / layout.JOURNAL_FILE).records
 
 
 def _percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -37,8 +46,7 @@ def _percentiles(values: list[float]) -> dict[str, float | int | None]:
 
 def collect(result: RunResult) -> dict[str, Any]:
     scenario, bench = result.scenario, result.bench
-    deployment_root = result.card_dir / "irbis" / scenario.trap["deployment_id"]
-    records = read_journal(result.card_dir, scenario.trap["deployment_id"])
+    journals = [(root, read_journal(root)) for root in deployment_roots(result)]
     truth = bench.truth_by_sha256
     passes = {p.id: p for p in bench.world.passes}
     end_s = result.days * 86400.0
@@ -49,16 +57,27 @@ def collect(result: RunResult) -> dict[str, Any]:
     animals_committed: set[int] = set()
     animals_kept: set[int] = set()
     false_events = false_discarded = capture_failed = 0
-    missing = corrupt = media_files = bytes_written = 0
+    missing = corrupt = media_files = bytes_written = not_captured = buffered = 0
+    evicted = {"files": 0, "bytes": 0}
     event_times_s: list[float] = []
-    latency = {"all": [], "wake": [], "pir": []}
-    for rec in records:
-        if rec.get("kind") != "event":
-            continue
+    latency: dict[str, list[float]] = {"all": [], "wake": [], "pir": []}
+    events: list[tuple[Path, dict[str, Any], set[str]]] = []
+    for root, records in journals:
+        gone: set[str] = set()  # evicted on purpose: no longer committed
+        for rec in records:
+            if rec.get("kind") == "evict":
+                gone.update(rec["files"])
+                evicted["files"] += len(rec["files"])
+                evicted["bytes"] += rec["bytes"]
+        events += [(root, rec, gone) for rec in records if rec.get("kind") == "event"]
+    for deployment_root, rec, gone in events:
         by_source[rec["source"]] += 1
+        buffered += bool(rec.get("buffered"))
         decision = rec.get("verdict", {}).get("decision", "keep")
         if rec["status"] == "capture_failed":
             capture_failed += 1
+        elif rec["status"] in ("not_captured", "not_saved"):
+            not_captured += 1
         else:
             decisions[decision] += 1
         if rec["source"] in ("pir", "wake") and rec.get("latency_s") is not None:
@@ -68,6 +87,8 @@ def collect(result: RunResult) -> dict[str, Any]:
         for media in rec.get("media", []):
             media_files += 1
             bytes_written += media["bytes"]
+            if media["file"] in gone:
+                continue
             path = deployment_root / media["file"]
             if not path.exists():
                 missing += 1
@@ -143,6 +164,7 @@ def collect(result: RunResult) -> dict[str, Any]:
             "thumbnail_only": decisions["thumbnail"],
             "discarded": decisions["discard"],
             "capture_failed": capture_failed,
+            "not_captured": not_captured,
             "by_source": dict(sorted(by_source.items())),
             "timelapse_deferred": c["timelapse_deferred"],
             "pir_stuck_episodes": c["pir_stuck"],
@@ -174,8 +196,13 @@ def collect(result: RunResult) -> dict[str, Any]:
         "storage": {
             "bytes_written": bytes_written,
             "media_files": media_files,
-            "evicted": 0,
-            "free_fraction": round(card.free_bytes() / card.capacity_bytes(), 6),
+            "evicted_files": evicted["files"],
+            "evicted_bytes": evicted["bytes"],
+            "cards": len(card.dirs),
+            "events_buffered_then_moved": buffered,
+            "free_fraction": round(card.free_bytes() / card.capacity_bytes(), 6)
+            if card.present()
+            else None,
         },
         "faults": {
             "injected": injected,

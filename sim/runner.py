@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from device import log as device_log
-from device.storage.event_store import EventStore
+from device.storage.manager import Storage
 from device.trap import Trap
+from sim.card import SimCardIO
 from sim.clock import VirtualClock
 from sim.hardware import Bench
 from sim.scenario import Scenario
@@ -38,8 +39,8 @@ class RunResult:
 def prepare_out_dir(out: Path) -> Path:
     """The run folder; refuses to mix a new run into an old card."""
     card = out / "card"
-    if card.exists() and any(card.iterdir()):
-        raise FileExistsError(f"{card} already holds a card; choose an empty --out folder")
+    if (card.exists() and any(card.iterdir())) or (out / "internal").exists():
+        raise FileExistsError(f"{out} already holds a run; choose an empty --out folder")
     card.mkdir(parents=True, exist_ok=True)
     return card
 
@@ -51,10 +52,15 @@ def simulate(
     wall_start = time.perf_counter()
     days = scenario.days if days is None else days
     card_dir = prepare_out_dir(out)
+    data_dir = out / "internal"  # the Pi's own data partition: state, status, the buffer
+    data_dir.mkdir()
+    config = scenario.trap.with_values(
+        storage__card_path=str(card_dir), storage__data_path=str(data_dir)
+    )
     clock = VirtualClock(scenario.start_utc, scenario.trap.utc_offset_s)
-    bench = Bench(scenario, seed, clock, card_dir)
+    bench = Bench(scenario, seed, clock, card_dir, config)
+    data_io = SimCardIO(data_dir)
     end_s = days * DAY_S
-    config = scenario.trap
     counters: Counter[str] = Counter()
     boots = 0
     with (out / "trap.log").open("w") as log_file:
@@ -71,8 +77,9 @@ def simulate(
                     bench.ledger.set("pi", "idle")
                 boots += 1
                 hardware = bench.pi_hardware()
-                store = EventStore(card_dir, config["deployment_id"], bench.card.sync)
-                trap = Trap(config, clock, hardware, store)
+                storage = Storage(config, clock, hardware.card, bench.card.io, data_io)
+                storage.open()
+                trap = Trap(config, clock, hardware, storage)
                 trap.start(gate.wake_reason)
                 reason = trap.run(deadline_s=end_s)
                 counters.update(trap.controller.counters)

@@ -58,6 +58,11 @@ class Faults:
     camera_error_at_days: list[float] = field(default_factory=list)  # the camera raises once
     camera_hang_at_days: list[float] = field(default_factory=list)  # no frame: a timeout
     pir_stuck: list[list[float]] = field(default_factory=list)  # [[at_day, duration_s], ...]
+    # the card (sim/card_slot.py): ranger visits pull the card and put a new blank one in
+    card_visits: list[list[float]] = field(default_factory=list)  # [[out_day, in_day], ...]
+    card_io_errors_from_day: float = -1.0  # every card operation fails from then (< 0: never)
+    card_write_mb_s: float = 0.0  # sustained write speed (0: instantaneous)
+    card_real_bytes: int = 0  # a counterfeit card holding this much of what it claims (0: honest)
 
 
 @dataclass(frozen=True)

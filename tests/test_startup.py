@@ -43,16 +43,20 @@ def test_check_runs_with_sim_and_tools_unimportable():
 
 
 def test_pi_backend_start_needs_nothing_outside_device(tmp_path):
-    card = tmp_path / "card"
+    card, data = tmp_path / "card", tmp_path / "data"
     card.mkdir()
+    data.mkdir()
     config = tmp_path / "trap.toml"
-    config.write_text(f'backend = "pi"\nmode = "always-on"\n[storage]\ncard_path = "{card}"\n')
+    config.write_text(
+        f'backend = "pi"\nmode = "always-on"\n[storage]\ncard_path = "{card}"\n'
+        f'data_path = "{data}"\n'
+    )
     code, modules, err = _run("--config", str(config))
     # No camera stack here: the pi backend stops at the missing package, naming it; nothing
     # from sim/ or tools/ was needed to get there.
     assert code == 3 and "picamera2" in err
     assert not [m for m in modules if m.split(".")[0] in ("sim", "tools")]
-    assert list(card.iterdir()) == []  # refused before writing anything
+    assert list(card.iterdir()) == list(data.iterdir()) == []  # refused before any write
 
 
 def test_loop_modules_do_not_pull_in_analysis_or_plotting():

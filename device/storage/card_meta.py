@@ -126,6 +126,8 @@ def new_deployment(config: TrapConfig, now_utc: datetime) -> dict[str, Any]:
     lat = coarsen(config["site.latitude_deg"], step)
     lon = coarsen(config["site.longitude_deg"], step)
     snapshot = {s or "top": dict(v) for s, v in config.values.items()}
+    for where in ("card_path", "data_path"):  # where this machine mounts things, not the survey's
+        snapshot["storage"].pop(where, None)
     snapshot["site"] = {**snapshot["site"], "latitude_deg": lat, "longitude_deg": lon}
     return {
         "format": DEPLOYMENT_FORMAT,

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ TAIL_BYTES = 64 * 1024
 _CRC_PREFIX = b',"crc":"'
 _CRC_MEMBER_BYTES = len(_CRC_PREFIX) + 8 + 1  # ,"crc":"xxxxxxxx"  (the closing brace stays)
 RESERVED_KEYS = ("v", "rec", "prev", "crc")
+_HEX8 = re.compile(rb"[0-9a-f]{8}")
 
 
 class JournalLineError(ValueError):
@@ -65,16 +67,15 @@ def decode(line: bytes) -> dict[str, Any]:
     if not line.endswith(b'"}') or line[-_CRC_MEMBER_BYTES - 1 : -10] != _CRC_PREFIX:
         raise JournalLineError("no_crc", "line does not end with the crc member")
     body = line[: -_CRC_MEMBER_BYTES - 1] + b"}"
-    try:
-        crc = int(line[-10:-2], 16)
-    except ValueError:
-        raise JournalLineError("no_crc", "crc is not hex") from None
+    if not _HEX8.fullmatch(line[-10:-2]):
+        raise JournalLineError("no_crc", "crc is not 8 lowercase hex digits")
+    crc = int(line[-10:-2], 16)
     if zlib.crc32(body) != crc:
         raise JournalLineError("bad_crc", f"stored {crc:08x}, computed {zlib.crc32(body):08x}")
     try:
         record = json.loads(body)
-    except ValueError as exc:
-        raise JournalLineError("bad_json", str(exc)) from None
+    except (ValueError, RecursionError) as exc:
+        raise JournalLineError("bad_json", str(exc)[:200]) from None
     if not isinstance(record, dict):
         raise JournalLineError("not_an_object")
     if record.get("v") != JOURNAL_VERSION:
@@ -123,10 +124,11 @@ def scan(path: Path) -> JournalScan:
     data = path.read_bytes()
     out.size_bytes = len(data)
     offset, end_of_last_good = 0, 0
-    for line_no, line in enumerate(data.split(b"\n"), start=1):
+    lines = data.split(b"\n")
+    for line_no, line in enumerate(lines, start=1):
         start, offset = offset, offset + len(line) + 1
-        if not line.strip():
-            continue
+        if not line and line_no == len(lines):
+            continue  # after the last newline
         try:
             record = decode(line)
         except JournalLineError as exc:

@@ -46,6 +46,7 @@ SEQ_RESERVE_BLOCK = 100
 MIN_JOURNAL_ROOM_BYTES = 64 * 1024
 DEFAULT_EVENT_BYTES = 4 * MB
 BUFFER = "buffer"
+STATUS_FILE = "status.json"
 
 
 class Storage:
@@ -82,6 +83,7 @@ class Storage:
     def open(self) -> None:
         """Read the internal state, open the buffer if it holds events, and take up the card."""
         make_dirs_durable(self.data_io, self.data_root, Path(self.data_root.anchor))
+        self._status_written = _read_json(self.data_root / STATUS_FILE)
         self._seq_state = self._read_seq_state()
         buffer_root = self._buffer_root()
         if (buffer_root / layout.JOURNAL_FILE).exists():
@@ -363,11 +365,17 @@ class Storage:
         if state == self.state and reason == self.reason:
             return
         self.state, self.reason = state, reason
+        if (state, reason) == (
+            self._status_written.get("state"),
+            self._status_written.get("reason"),
+        ):
+            return  # as the last boot left it: no write (gated mode starts many times a day)
         level = logging.INFO if state == "card" else logging.WARNING
         log.log(level, "storage state", extra={"record": {"state": state, "reason": reason}})
         status = {"state": state, "reason": reason, "since": self._now(), "card_id": self.card_id}
+        self._status_written = status
         try:
-            write_atomic(self.data_io, self.data_root / "status.json", json.dumps(status).encode())
+            write_atomic(self.data_io, self.data_root / STATUS_FILE, json.dumps(status).encode())
             if self.store is not None and state != "card":
                 self.store.note(
                     {"kind": "status", "state": state, "reason": reason, "time": self._now()}
@@ -377,6 +385,15 @@ class Storage:
 
     def _now(self) -> str:
         return self.clock.now_local().isoformat(timespec="milliseconds")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A small JSON file of ours on the internal partition; {} when missing or unreadable."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _frame_of(rel: str) -> int | str:

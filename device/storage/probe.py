@@ -107,11 +107,11 @@ class ProbeResult:
     ascending, unique and below claimed_bytes) and raises ValueError naming the bad field.
     """
 
-    claimed_bytes: int
-    verified_bytes: int
-    samples: int
-    failed_offsets: tuple[int, ...]
-    result: str
+    claimed_bytes: int  # the size the card reports
+    verified_bytes: int  # every sample below this verified (claimed_bytes when all did)
+    samples: int  # blocks written and read back
+    failed_offsets: tuple[int, ...]  # ascending
+    result: str  # "ok", "counterfeit" or "failing"
     method: str = METHOD
 
     def __post_init__(self) -> None:
@@ -323,10 +323,14 @@ def probe_capacity(
     level = logging.INFO if result == "ok" else logging.WARNING
     log.log(
         level,
-        "capacity probe: %s; %d of %d samples failed; verified %d of %d claimed bytes",
+        "capacity probe: %s; %d of %d samples failed (%d aliased, %d not stored%s); "
+        "verified %d of %d claimed bytes",
         result,
         len(failed),
         len(offsets),
+        len(aliased),
+        len(lost),
+        f", first at {min(lost)}: {lost[min(lost)]}" if lost else "",
         verified_bytes,
         dev.size_bytes,
     )
@@ -584,8 +588,8 @@ def restore_from_backup(dev: BlockDevice, backup: Path) -> int:
     records go, with a warning on "irbis.storage": the probe writes no pattern before the file is
     complete, so those blocks still hold their originals and writing them again is harmless. A
     file that is not a backup, is corrupt, or was made for a device of another size or block size
-    raises ValueError and is left in place, with nothing written. So does FileNotFoundError when
-    there is no file. A failed write raises ProbeRestoreError after trying every record, and the
+    raises ValueError and is left in place, with nothing written; no file at all raises
+    FileNotFoundError. A failed write raises ProbeRestoreError after trying every record, and the
     file is kept. Read-back mismatches after the flush are logged (on a counterfeit, a recorded
     address beyond the real capacity may store nothing) and do not keep the file.
     """

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from device.errors import CardError
+
+if TYPE_CHECKING:
+    from device.hal.pi.block import RawBlockDevice
 
 _T = TypeVar("_T")
 _SD_IDENTITY_FILES = ("cid", "serial")  # in /sys/block/mmcblkN/device/, best first
@@ -54,6 +57,23 @@ class SdCard:
     def capacity_bytes(self) -> int:
         st = self._call(os.statvfs)
         return st.f_blocks * st.f_frsize
+
+    def block_device(self) -> RawBlockDevice | None:
+        """The whole SD card holding the mount (/dev/mmcblkN) opened raw for the capacity probe,
+        or None when the mount is not on an mmcblk device. Opening needs root or the disk group;
+        a failure is a CardError."""
+        disk = self._block_disk(self._call(os.stat).st_dev)
+        if disk is None or not disk.startswith("mmcblk"):
+            return None
+        from device.hal.pi.block import RawBlockDevice  # only when asked: raw I/O is rare
+
+        path = Path("/dev") / disk
+        try:
+            return RawBlockDevice(path)
+        except OSError as exc:
+            raise CardError(
+                exc.errno, f"cannot open {path} for the capacity probe: {exc.strerror}"
+            ) from exc
 
     def _call(self, fn: Callable[[Path], _T]) -> _T:
         """`fn(mount_path)` (os.stat, os.statvfs), with a vanished or failing card as CardError."""
