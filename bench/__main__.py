@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ["bench.sim_speed", "bench.trigger_latency", "bench.start_to_armed", "bench.render_bench"]
+SUITES = [
+    "bench.sim_speed",
+    "bench.trigger_latency",
+    "bench.start_to_armed",
+    "bench.render_bench",
+    "bench.storage_bench",
+]
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from device.clock import RealClock
 from device.config import validate
-from device.storage.event_store import EventStore
+from device.storage.manager import Storage
 from device.trap import Trap
 from sim import scenario as scenario_mod
 from sim.hardware import Bench
@@ -25,14 +25,15 @@ from sim.hardware import Bench
 
 def main(triggers: int = 300) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        card = Path(tmp)
+        card = Path(tmp) / "card"
+        card.mkdir()
         config = validate(
             {
                 "backend": "sim",
                 "mode": "always-on",
                 "deployment_id": "bench",
                 "capture": {"burst_frames": 1, "hold_off_s": 0, "ir": "off"},
-                "storage": {"card_path": str(card)},
+                "storage": {"card_path": str(card), "data_path": tmp},
             }
         )
         base = scenario_mod.load("altai-winter-90d")
@@ -45,7 +46,9 @@ def main(triggers: int = 300) -> None:
         bench = Bench(scenario, 0, clock, card, config)
         hw = bench.pi_hardware()
         hw.camera.start()
-        trap = Trap(config, clock, hw, EventStore(card, "bench"))
+        storage = Storage(config, clock, hw.card, bench.card.io)
+        storage.open()
+        trap = Trap(config, clock, hw, storage)
 
         captured = threading.Event()
         stamp: list[int] = []

@@ -153,7 +153,9 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "low_score_below": Spec(0.5, (int, float), "a score 0-1", lambda v: 0 <= v <= 1),
         "buffer_max_mb": Spec(512, (int, float), "megabytes >= 1", lambda v: v >= 1),
         "buffer_floor_mb": Spec(256, (int, float), "megabytes >= 0", _non_negative),
-        "probe_samples": Spec(64, int, "a number of blocks 0-4096", lambda v: 0 <= v <= 4096),
+        "probe_samples": Spec(
+            64, int, "0 (no probe) or a number of blocks 2-4096", lambda v: v == 0 or 2 <= v <= 4096
+        ),
     },
 }
 

@@ -292,3 +292,19 @@ def test_media_verified_as_copied_go_first(tmp_path):
     order = evictions(tmp_path)
     assert order[0] == ("offloaded", 2)
     assert 3 not in {seq for _, seq in order}  # a receipt with the wrong hash vouches for nothing
+
+
+def test_a_counterfeit_card_is_caught_at_first_use_and_its_free_space_capped(tmp_path):
+    from sim.block_device import SimBlockDevice
+
+    class FakeCapacityCard(DirCard):
+        def block_device(self):
+            return SimBlockDevice(8 * 2**30, 1 * 2**30, "wrap")  # claims 8 GiB, holds 1 GiB
+
+    card = FakeCapacityCard(tmp_path / "card", capacity_bytes=8 * 2**30)
+    s = make(tmp_path, card)
+    probe = json.loads((tmp_path / "card" / "card.json").read_text())["capacity_probe"]
+    assert probe["result"] == "counterfeit"
+    assert 0.8 * 2**30 < probe["verified_bytes"] <= 2**30
+    assert s.free_bytes() <= card.free_bytes() - 7 * 2**30  # what it does not hold is not room
+    assert not list((tmp_path / "data" / "irbis").glob("probe-backup-*"))  # restored, removed

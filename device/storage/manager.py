@@ -176,25 +176,41 @@ class Storage:
     def _first_use(self, root: Path, hardware_id: str) -> dict[str, Any]:
         """Probe the card's real capacity, then write its card.json."""
         claimed = self.card.capacity_bytes()
-        probe: dict[str, Any] = {"result": "skipped", "why": "no raw block device"}
-        device = self.card.block_device() if self.config["storage.probe_samples"] else None
-        if device is not None:
-            from device.storage.probe import probe_capacity
-
-            result = probe_capacity(
-                device,
-                samples=self.config["storage.probe_samples"],
-                backup=self.data_root / "probe-backup.bin",
-            )
-            probe = result.to_json()
-            if result.result != "ok":
-                log.error("card capacity probe failed", extra={"record": probe})
+        probe: dict[str, Any] = {"result": "skipped", "why": "probe_samples = 0"}
+        if self.config["storage.probe_samples"]:
+            probe = self._probe(hardware_id)
         doc = card_meta.new_card(
             hardware_id, self.config["device_id"], self.clock.now_utc(), claimed, probe
         )
         card_meta.write_new(self.card_io, root / layout.CARD_FILE, doc)
         log.info("new card", extra={"record": {"card_id": doc["card_id"], "probe": probe}})
         return doc
+
+    def _probe_backup(self, hardware_id: str) -> Path:
+        """Where the probe keeps the blocks it overwrites: on the internal partition (never on
+        the card being probed), named after the card so only that card gets them back."""
+        safe = "".join(c if c.isalnum() else "_" for c in hardware_id)
+        return self.data_root / f"probe-backup-{safe}.bin"
+
+    def _probe(self, hardware_id: str) -> dict[str, Any]:
+        from device.storage.probe import probe_capacity, restore_from_backup
+
+        device = self.card.block_device()
+        if device is None:
+            return {"result": "skipped", "why": "no raw block device for this card"}
+        backup = self._probe_backup(hardware_id)
+        try:
+            if backup.exists():  # a cut during an earlier probe of this same card
+                restored = restore_from_backup(device, backup)
+                log.warning("probe blocks restored", extra={"record": {"blocks": restored}})
+            result = probe_capacity(device, self.config["storage.probe_samples"], backup=backup)
+        finally:
+            close = getattr(device, "close", None)
+            if close is not None:
+                close()
+        if result.result != "ok":
+            log.error("card capacity probe failed", extra={"record": result.to_json()})
+        return result.to_json()
 
     # -- commits -------------------------------------------------------------------------------
     def can_capture(self) -> str | None:
