@@ -163,7 +163,7 @@ class Controller:
         if ev.refused_by_storage:
             self.counters["not_captured"] += 1
             cur.status = "not_captured"
-            self._goto("storing", "not_captured", seq=cur.seq, why=ev.error)
+            self._goto("storing", "not_captured", seq=cur.seq, storage=ev.error)
             return [StoreEvent(cur.seq, self._record(cur))]
         self.counters["capture_failures"] += 1
         cur.status = "partial" if ev.frames else "capture_failed"
