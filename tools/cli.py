@@ -1,8 +1,10 @@
-"""The `irbis` command: `irbis run` (the trap) and `irbis sim` (a simulated deployment)."""
+"""The `irbis` command: `irbis run` (the trap), `irbis sim` (a simulated deployment) and
+`irbis card check` (a card's journal and media)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -43,16 +45,50 @@ def _sim(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"sim": _sim}
+def _card(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="irbis card", description="Card tools.")
+    sub = p.add_subparsers(dest="action", required=True, metavar="{check}")
+    c = sub.add_parser(
+        "check",
+        help="check a card's journal and media",
+        description="Check a card (or one deployment folder): the journal's CRCs and chain, "
+        "every committed media's size and SHA-256, orphans, temporary files, sequence gaps, "
+        "card.json, deployment.json and receipts. Exit status: 0 sound, 1 committed media "
+        "missing or corrupt or the journal damaged (a torn tail too, unless --repair cut it), "
+        "2 DIR is not a card.",
+    )
+    c.add_argument("dir", type=Path, metavar="DIR", help="a card's root or a deployment folder")
+    c.add_argument(
+        "--repair",
+        action="store_true",
+        help="first run the trap's recovery: remove temporary files, cut a torn journal tail, "
+        "finish an interrupted eviction (never deletes committed media)",
+    )
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = p.parse_args(argv)
+
+    from tools.card_check import NotACard, check_card
+
+    try:
+        report = check_card(args.dir, repair=args.repair)
+    except (NotACard, OSError) as exc:
+        print(f"irbis card check: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report.to_json(), indent=1) if args.json else report.render())
+    return report.exit_status
+
+
+COMMANDS = {"sim": _sim, "card": _card}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: irbis {run,sim} ...\n"
+            "usage: irbis {run,sim,card} ...\n"
             "  run --config trap.toml [--check]   run the trap (same as python -m device)\n"
-            "  sim SCENARIO --out DIR [--days N] [--seed S]   simulate a deployment"
+            "  sim SCENARIO --out DIR [--days N] [--seed S]   simulate a deployment\n"
+            "  card check DIR [--repair] [--json]   check a card's journal and media"
         )
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
@@ -61,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(rest)
     if command not in COMMANDS:
-        print(f"irbis: unknown command {command!r} (run, sim)", file=sys.stderr)
+        print(f"irbis: unknown command {command!r} (run, sim, card)", file=sys.stderr)
         return 2
     return COMMANDS[command](rest)
 

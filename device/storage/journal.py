@@ -78,11 +78,13 @@ def decode(line: bytes) -> dict[str, Any]:
         raise JournalLineError("bad_json", str(exc)[:200]) from None
     if not isinstance(record, dict):
         raise JournalLineError("not_an_object")
-    if record.get("v") != JOURNAL_VERSION:
+    if type(record.get("v")) is not int or record["v"] != JOURNAL_VERSION:
         raise JournalLineError("bad_version", f"v={record.get('v')!r}")
     rec, prev = record.get("rec"), record.get("prev")
-    if not isinstance(rec, int) or rec < 1 or not isinstance(prev, str) or len(prev) != 64:
+    if type(rec) is not int or rec < 1 or not isinstance(prev, str) or len(prev) != 64:
         raise JournalLineError("bad_header", f"rec={rec!r} prev={prev!r}")
+    if record.get("kind") == "event" and type(record.get("seq")) is not int:
+        raise JournalLineError("bad_header", f"event without an integer seq: {record.get('seq')!r}")
     return record
 
 
