@@ -308,3 +308,28 @@ def test_a_counterfeit_card_is_caught_at_first_use_and_its_free_space_capped(tmp
     assert 0.8 * 2**30 < probe["verified_bytes"] <= 2**30
     assert s.free_bytes() <= card.free_bytes() - 7 * 2**30  # what it does not hold is not room
     assert not list((tmp_path / "data" / "irbis").glob("probe-backup-*"))  # restored, removed
+
+
+def test_another_deployments_folder_on_the_card_is_left_alone(tmp_path):
+    other = tmp_path / "card" / "irbis" / "last-season" / "2025-11-30"
+    other.mkdir(parents=True)
+    (other / "00000001-01.jpg").write_bytes(b"last season's leopard")
+    s = make(tmp_path)
+    assert s.state == "card"
+    s.commit(event(s.next_seq()), frames(1))
+    assert (other / "00000001-01.jpg").read_bytes() == b"last season's leopard"
+    assert [r["kind"] for r in journal(tmp_path)] == ["open", "event"]
+
+
+def test_garbage_lines_inside_the_journal_are_kept_and_the_trap_goes_on(tmp_path):
+    s = make(tmp_path)
+    s.commit(event(s.next_seq()), frames(1))
+    path = tmp_path / "card" / "irbis" / "dep1" / "journal.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    damaged = lines[0] + b"\x00\x00garbage from a bad sector\n" + b"".join(lines[1:])
+    path.write_bytes(damaged)
+    s2 = make(tmp_path)
+    assert s2.state == "card"
+    s2.commit(event(s2.next_seq()), frames(1))
+    assert path.read_bytes().startswith(damaged)  # nothing before the tail rewritten
+    assert [r["seq"] for r in journal(tmp_path) if r["kind"] == "event"] == [1, 2]
