@@ -36,3 +36,10 @@ class VirtualClock(Clock):
             self._now_s = max(self._now_s, due_s)
             self._fire_due(self._now_s)
         return True
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time forward by `seconds` (time spent inside a slow operation), firing
+        on the way, in order, the timers that fall due, as `run_until` does."""
+        if seconds < 0:
+            raise ValueError(f"cannot move virtual time backwards ({seconds} s)")
+        self.run_until(lambda: False, self._now_s + seconds)

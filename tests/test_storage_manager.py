@@ -166,7 +166,7 @@ def test_read_only_card_at_start_writes_nothing_there_and_buffers(tmp_path, read
         ("card.json", b'{"format": "other-app", "version": 1}', "format 'other-app'"),
         ("card.json", b'{"format": "irbis-card", "version": 7}', "version 7"),
         ("irbis/dep1/deployment.json", None, "device_id 'trap-9'"),
-        ("irbis/dep1/journal.jsonl", b"garbage\nmore garbage\n", "no sound v1 record"),
+        ("irbis/dep1/journal.jsonl", b'{"seq": 1, "v": 0}\n{"seq": 2}\n', "no sound v1 record"),
     ],
 )
 def test_a_card_that_is_not_ours_is_left_untouched(tmp_path, name, content, why):

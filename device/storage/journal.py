@@ -220,18 +220,27 @@ def _last_sound(
 
 
 def check_ours(path: Path) -> Tail:
-    """The journal's tail; CardError when the file holds whole lines but no sound v1 record
-    (another program's file, or damage beyond a torn append), which the trap must not touch."""
+    """The journal's tail; CardError when the file holds no sound v1 record but begins with a
+    whole line of JSON: another program's or another version's records, which the trap must
+    not touch. Anything else without a sound record is a torn first append (junk included)."""
     tail = read_tail(path)
     if tail.record is None and path.stat().st_size:
         with path.open("rb") as f:
-            head = f.read(TAIL_BYTES)
-        if b"\n" in head:
+            first = f.read(TAIL_BYTES).split(b"\n", 1)
+        if len(first) == 2 and _is_json(first[0]):
             raise CardError(
                 f"journal {path} holds no sound v1 record; it is not this trap's journal or it "
                 "is damaged. Not touching it: run `irbis card check`"
             )
     return tail
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 class Journal:

@@ -21,7 +21,7 @@ from device.storage.journal import Journal, Tail
 
 log = logging.getLogger("irbis.storage")
 
-NEWEST_DAYS_CHECKED = 2
+NEWEST_DAYS_CHECKED = 2  # besides the last event's day and later
 
 
 @dataclass
@@ -66,9 +66,12 @@ def recover(root: Path, io: CardIO = OS_IO, thorough: bool = False) -> tuple[Jou
     journal = Journal(root / layout.JOURNAL_FILE, io)
     report.cut_bytes = journal.cut_bytes
     tail = journal.tail
-    looked_at = set(days if thorough else days[-NEWEST_DAYS_CHECKED:])
-    if tail.last_event is not None:
-        looked_at.add(tail.last_event["trigger_time"][:10])
+    # Media of an event whose record a cut lost can only be in folders written after the last
+    # journaled event: its day and later ones (and, should the clock have gone back, the
+    # newest folders). With no event journaled, every folder.
+    looked_at = set(days[-NEWEST_DAYS_CHECKED:])
+    last_day = tail.last_event["trigger_time"][:10] if tail.last_event else ""
+    looked_at.update(d for d in days if thorough or d >= last_day)
     for dirname in [".", *sorted(d for d in looked_at if d in days)]:
         directory = root / dirname
         report.removed_temp += [p.name for p in remove_temp_files(io, directory)]
