@@ -41,7 +41,7 @@ class NoSyncIO(CardIO):
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def commit_times(events: int = 150, frame_bytes: int = 400_000) -> None:
