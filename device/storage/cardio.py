@@ -120,16 +120,3 @@ def make_dirs_durable(io: CardIO, directory: Path, root: Path) -> None:
     for d in reversed(missing):
         io.mkdir(d)
         io.sync_dir(d.parent)
-
-
-def remove_temp_files(io: CardIO, directory: Path) -> list[Path]:
-    """Delete leftover temporary files directly in `directory` (after a cut mid-write)."""
-    removed = []
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if is_temp_name(entry.name) and entry.is_file():
-                io.unlink(Path(entry.path))
-                removed.append(Path(entry.path))
-    if removed:
-        io.sync_dir(directory)
-    return removed

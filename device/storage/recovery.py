@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from device.storage import layout
-from device.storage.cardio import OS_IO, CardIO, make_dirs_durable, remove_temp_files
+from device.storage.cardio import OS_IO, CardIO, is_temp_name, make_dirs_durable
 from device.storage.journal import Journal, Tail
 
 log = logging.getLogger("irbis.storage")
@@ -74,12 +74,17 @@ def recover(root: Path, io: CardIO = OS_IO, thorough: bool = False) -> tuple[Jou
     looked_at.update(d for d in days if thorough or d >= last_day)
     for dirname in [".", *sorted(d for d in looked_at if d in days)]:
         directory = root / dirname
-        report.removed_temp += [p.name for p in remove_temp_files(io, directory)]
-        if dirname != ".":
-            for name in os.listdir(directory):
-                parsed = layout.parse_media_name(name)
-                if parsed:
-                    report.highest_media_seq = max(report.highest_media_seq, parsed[0])
+        temps = []
+        for name in os.listdir(directory):  # one listing per folder: temps and media names
+            parsed = layout.parse_media_name(name)
+            if parsed:
+                report.highest_media_seq = max(report.highest_media_seq, parsed[0])
+            elif is_temp_name(name) and (directory / name).is_file():
+                io.unlink(directory / name)
+                temps.append(name)
+        if temps:
+            io.sync_dir(directory)
+            report.removed_temp += temps
     _finish_eviction(root, io, tail, report)
     _verify_last_event(root, io, tail, report)
     if report.removed_temp:
