@@ -203,14 +203,12 @@ class _DeploymentCheck:
             self.add(layout.JOURNAL_FILE, "not_repaired", "no journal to recover", WARNING)
             return
         try:
-            journal, recovery = recover(self.folder, OS_IO, thorough=True)
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            _journal, recovery = recover(self.folder, OS_IO, thorough=True, now=now)
         except CardError as exc:
             self.add(layout.JOURNAL_FILE, "not_repaired", str(exc), WARNING)
             return
-        record = recovery.to_record()
-        if recovery.eventful:
-            journal.append({**record, "time": datetime.now(UTC).isoformat(timespec="seconds")})
-        self.report.repairs.append({"deployment": self.name, **record})
+        self.report.repairs.append({"deployment": self.name, **recovery.to_record()})
 
     def run(self) -> None:
         doc = self.folder / layout.DEPLOYMENT_FILE

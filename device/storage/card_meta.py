@@ -29,6 +29,10 @@ class ForeignCard(CardError):
     """The card (or its deployment folder) is not this trap's to write."""
 
 
+class ReadOnlyCard(CardError):
+    """The card is mounted read-only or its folder is not writable."""
+
+
 def check_card_path(path: Path) -> None:
     """Refuse a card path that is missing, not a directory or read-only, saying which.
 
@@ -41,12 +45,12 @@ def check_card_path(path: Path) -> None:
     if not path.is_dir():
         raise CardError(f"card path {path} is not a directory")
     if os.statvfs(path).f_flag & os.ST_RDONLY:
-        raise CardError(
+        raise ReadOnlyCard(
             f"card path {path} is not writable (mounted read-only); "
             "is the card's write-protect switch on?"
         )
     if not os.access(path, os.W_OK | os.X_OK):
-        raise CardError(f"card path {path} is not writable (read-only permissions)")
+        raise ReadOnlyCard(f"card path {path} is not writable (read-only permissions)")
 
 
 def _load(path: Path, fmt: str, required: tuple[str, ...]) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from device.storage import layout
 from device.storage.cardio import OS_IO, CardIO, make_dirs_durable, write_atomic
-from device.storage.recovery import day_dirs, recover
+from device.storage.recovery import recover
 
 log = logging.getLogger("irbis.storage")
 
@@ -37,13 +37,11 @@ class Media:
 class EventStore:
     """One deployment folder: recovery at opening, then commits and evictions."""
 
-    def __init__(self, root: Path, io: CardIO = OS_IO, thorough: bool = False) -> None:
+    def __init__(self, root: Path, io: CardIO = OS_IO, now: str | None = None) -> None:
         self.root = root
         self.io = io
-        self.journal, self.recovery = recover(root, io, thorough)
-        self._days = set(day_dirs(root))
-        if self.recovery.eventful:
-            self.journal.append(self.recovery.to_record())
+        self.journal, self.recovery = recover(root, io, now=now)
+        self._days = set(self.recovery.day_folders)
 
     def next_seq(self) -> int:
         """One past the highest sequence number journaled or seen on media in the newest

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -112,10 +111,6 @@ class JournalScan:
     last_rec: int = 0
     size_bytes: int = 0
     torn_tail_bytes: int = 0  # bytes after the last sound record that hold no record
-
-    @property
-    def chain_ok(self) -> bool:
-        return not self.problems
 
 
 def scan(path: Path) -> JournalScan:
@@ -293,7 +288,3 @@ class Journal:
         if record.get("kind") == "event":
             self.last_seq = max(self.last_seq, int(record["seq"]))
         return {**record, "v": JOURNAL_VERSION, "rec": rec, "prev": prev}
-
-    @property
-    def size_bytes(self) -> int:
-        return os.stat(self.path).st_size

@@ -26,7 +26,6 @@ RECEIPTS_DIR = "receipts"
 
 MEDIA_NAME = re.compile(r"^(\d{8})-(\d{2}|t)\.jpg$")
 DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-DEPLOYMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 THUMB = "t"
 
 

@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from device import __version__
 from device.clock import Clock
 from device.config import TrapConfig
 from device.errors import CardError
@@ -43,10 +44,10 @@ log = logging.getLogger("irbis.storage")
 
 MB = 1_000_000
 SEQ_RESERVE_BLOCK = 100
-MIN_JOURNAL_ROOM_BYTES = 64 * 1024
 DEFAULT_EVENT_BYTES = 4 * MB
 BUFFER = "buffer"
 STATUS_FILE = "status.json"
+STATE_FILE = "state.json"
 
 
 class Storage:
@@ -77,7 +78,6 @@ class Storage:
         self._buffer: EventStore | None = None
         self._index: EvictionIndex | None = None
         self._event_bytes: list[int] = []
-        self.counters: dict[str, int] = {}
 
     # -- start ---------------------------------------------------------------------------------
     def open(self) -> None:
@@ -87,7 +87,7 @@ class Storage:
         self._seq_state = self._read_seq_state()
         buffer_root = self._buffer_root()
         if (buffer_root / layout.JOURNAL_FILE).exists():
-            self._buffer = EventStore(buffer_root, self.data_io)
+            self._buffer = EventStore(buffer_root, self.data_io, self._now())
         self._check_card()
 
     def next_seq(self) -> int:
@@ -122,11 +122,10 @@ class Storage:
         self._hardware_id = hardware_id
         try:
             self._take_up_card(hardware_id or "unknown")
-        except card_meta.ForeignCard as exc:
+        except card_meta.ReadOnlyCard as exc:
+            return self._set_aside("card_read_only", str(exc))
+        except CardError as exc:  # ForeignCard, or a journal that is not ours
             return self._set_aside("card_foreign", str(exc))
-        except CardError as exc:
-            state = "card_read_only" if "read-only" in str(exc) else "card_foreign"
-            return self._set_aside(state, str(exc))
         except OSError as exc:
             return self._set_aside("card_io_errors", f"{type(exc).__name__}: {exc}")
         self._set_state("card", f"card {self.card_id}")
@@ -144,8 +143,9 @@ class Storage:
         doc = card_meta.read_card(root)
         folder = layout.deployment_dir(root, self.deployment_id)
         dep = card_meta.read_deployment(folder, self.deployment_id, self.config["device_id"])
-        if (folder / layout.JOURNAL_FILE).exists():
-            check_ours(folder / layout.JOURNAL_FILE)
+        journal = folder / layout.JOURNAL_FILE
+        if (doc is None or dep is None) and journal.exists():
+            check_ours(journal)  # before writing card.json or deployment.json beside it
         if doc is None:  # checked everything before writing anything
             doc = self._first_use(root, hardware_id)
         probe = doc.get("capacity_probe") or {}
@@ -156,7 +156,7 @@ class Storage:
         if dep is None:
             dep_doc = card_meta.new_deployment(self.config, self.clock.now_utc())
             card_meta.write_new(self.card_io, folder / layout.DEPLOYMENT_FILE, dep_doc)
-        store = EventStore(folder, self.card_io)
+        store = EventStore(folder, self.card_io, self._now())
         self.card_id = str(doc["card_id"])
         self.store = store
         if store.journal.last_rec == 0:
@@ -166,7 +166,7 @@ class Storage:
                     "deployment_id": self.deployment_id,
                     "device_id": self.config["device_id"],
                     "card_id": self.card_id,
-                    "firmware": card_meta.__version__,
+                    "firmware": __version__,
                     "after_seq": self.next_seq() - 1,
                     "time": self._now(),
                 }
@@ -309,7 +309,7 @@ class Storage:
 
     def _open_buffer(self) -> EventStore:
         if self._buffer is None:
-            self._buffer = EventStore(self._buffer_root(), self.data_io)
+            self._buffer = EventStore(self._buffer_root(), self.data_io, self._now())
         return self._buffer
 
     def _buffer_refusal(self) -> str | None:
@@ -352,7 +352,7 @@ class Storage:
 
     # -- state ---------------------------------------------------------------------------------
     def _read_seq_state(self) -> dict[str, Any]:
-        path = self.data_root / "state.json"
+        path = self.data_root / STATE_FILE
         try:
             doc = json.loads(path.read_bytes())
         except FileNotFoundError:
@@ -365,7 +365,7 @@ class Storage:
 
     def _write_seq_state(self) -> None:
         doc = {**self._seq_state, "deployment_id": self.deployment_id}
-        write_atomic(self.data_io, self.data_root / "state.json", json.dumps(doc).encode())
+        write_atomic(self.data_io, self.data_root / STATE_FILE, json.dumps(doc).encode())
 
     def _reserve_seq(self, seq: int) -> None:
         if seq > int(self._seq_state.get("seq_reserved_through", 0)):

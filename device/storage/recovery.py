@@ -34,6 +34,7 @@ class Recovery:
     verified_media: int = 0
     damaged: list[dict[str, str]] = field(default_factory=list)
     highest_media_seq: int = 0  # the highest seq among media in the folders looked at
+    day_folders: list[str] = field(default_factory=list)  # every day folder, sorted
 
     @property
     def eventful(self) -> bool:
@@ -55,14 +56,17 @@ def day_dirs(root: Path) -> list[str]:
         return sorted(e.name for e in entries if layout.DAY_DIR.match(e.name) and e.is_dir())
 
 
-def recover(root: Path, io: CardIO = OS_IO, thorough: bool = False) -> tuple[Journal, Recovery]:
+def recover(
+    root: Path, io: CardIO = OS_IO, thorough: bool = False, now: str | None = None
+) -> tuple[Journal, Recovery]:
     """Make the deployment folder `root` consistent; returns its opened journal and the report.
 
-    Creates `root` (and its parents, durably) when missing.
+    Creates `root` (and its parents, durably) when missing. When recovery did something, its
+    `recovery` record (stamped `now`, when given) is appended to the journal.
     """
     report = Recovery()
     make_dirs_durable(io, root, Path(root.anchor))
-    days = day_dirs(root)
+    days = report.day_folders = day_dirs(root)
     journal = Journal(root / layout.JOURNAL_FILE, io)
     report.cut_bytes = journal.cut_bytes
     tail = journal.tail
@@ -89,6 +93,8 @@ def recover(root: Path, io: CardIO = OS_IO, thorough: bool = False) -> tuple[Jou
     _verify_last_event(root, io, tail, report)
     if report.removed_temp:
         log.warning("temporary files removed", extra={"record": {"files": report.removed_temp}})
+    if report.eventful:
+        journal.append({**report.to_record(), **({"time": now} if now else {})})
     return journal, report
 
 
