@@ -117,9 +117,6 @@ class SimCardIO(CardIO):
             raise ValueError(f"after_ops must be at least 1, got {after_ops}")
         self._cut_at, self._cut_rng = self.ops_done + after_ops, rng
 
-    def disarm(self) -> None:
-        self._cut_at = None
-
     def power_cut(self, rng: random.Random) -> CutReport:
         """Apply a power cut to the tree now; the card stays unpowered until
         `reset_after_cut()`. Deterministic for a given `rng` state and history."""

@@ -49,14 +49,12 @@ class SimCard:
             io_errors_from_s=errors_s if errors_s >= 0 else None,
             write_bytes_per_s=faults.card_write_mb_s * 1e6 if faults.card_write_mb_s else None,
         )
-        self.visits: list[tuple[str, float]] = []
         for out_day, in_day in faults.card_visits:
             clock.call_later(out_day * DAY_S, self._pull)
             clock.call_later(in_day * DAY_S, self._insert)
 
     def _pull(self) -> None:
         self.io.remove(self._rng)
-        self.visits.append(("out", self.io.clock.monotonic_s() if self.io.clock else 0.0))
 
     def _insert(self) -> None:
         self.number += 1
@@ -64,7 +62,6 @@ class SimCard:
         new.mkdir()
         self.dirs.append(new)
         self.io.insert(new)
-        self.visits.append(("in", self.io.clock.monotonic_s() if self.io.clock else 0.0))
 
     @property
     def mount_path(self) -> Path:
