@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 SCENARIO ?= altai-winter-90d
 SEED ?= 1
 RUN_DIR ?= runs/$(SCENARIO)-seed$(SEED)
+# Node tools from package.json (MicroPython for the supervisor tests, pyright), when npm is here.
+NODE_STAMP := $(if $(shell command -v npm),node_modules/.installed)
+PYRIGHT := node_modules/.bin/pyright
 
 .PHONY: help sim test lint bench clean
 
@@ -18,16 +21,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+node_modules/.installed: package.json package-lock.json
+	npm ci --prefer-offline --no-audit --no-fund
+	touch $@
+
 sim: $(STAMP) ## run the default scenario into runs/ (card, metrics.json, summary, log)
 	rm -rf $(RUN_DIR)
 	$(BIN)/irbis sim $(SCENARIO) --seed $(SEED) --out $(RUN_DIR)
 
-test: $(STAMP) ## run the test suite
+test: $(STAMP) $(NODE_STAMP) ## run the test suite
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP) ## ruff (style, imports, the banned time API in device/)
+lint: $(STAMP) $(NODE_STAMP) ## ruff (style, imports, the banned time API in device/); pyright on the supervisor
 	$(BIN)/ruff check device sim tools tests bench
 	$(BIN)/ruff format --check device sim tools tests bench
+	$(if $(NODE_STAMP),$(PYRIGHT) -p pyrightconfig.json,@echo "pyright skipped: npm not found")
 
 bench: $(STAMP) ## print speed figures (never fails on a slow machine)
 	$(BIN)/python -m bench

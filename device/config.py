@@ -10,14 +10,15 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta, timezone
 from datetime import time as dtime
-from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from device.errors import ConfigError
 
 MODES = ("gated", "always-on")
+CHEMISTRY_NAMES = ("L91", "alkaline", "NiMH")  # device/power/battery.py CHEMISTRIES
 IR_MODES = ("auto", "off")
 BCM_PINS = range(2, 28)
 
@@ -58,6 +59,16 @@ def _is_window(v: str) -> bool:
         and (h1 < 24 or m1 == 0)
         and (h2 < 24 or m2 == 0)
     )
+
+
+def _is_date(v: str) -> bool:
+    if v == "":
+        return True
+    try:
+        date.fromisoformat(v)
+    except ValueError:
+        return False
+    return len(v) == 10
 
 
 def _is_offset(v: str) -> bool:
@@ -124,6 +135,9 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             lambda v: 100 <= v <= 1_000_000,
         ),
         "analogue_gain": Spec(2.0, (int, float), "a gain 1-16", lambda v: 1 <= v <= 16),
+        "ir_power": Spec(
+            1.0, (int, float), "a share of the IR's full power, 0.1-1", lambda v: 0.1 <= v <= 1
+        ),
     },
     "timelapse": {
         "interval_s": Spec(
@@ -140,9 +154,66 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     },
     "gated": {
         "warm_window_s": Spec(30.0, (int, float), "seconds >= 0", _non_negative),
+        # The supervisor's backstops, sent to it in the Pi's hello (device/supervisor).
+        "max_awake_s": Spec(
+            3600.0,
+            (int, float),
+            "seconds 300-86400 (longest the Pi may stay up)",
+            lambda v: 300 <= v <= 86400,
+        ),
+        "watchdog_s": Spec(
+            120.0,
+            (int, float),
+            "seconds 30-3600 without a kick before a power cycle",
+            lambda v: 30 <= v <= 3600,
+        ),
+        "uart": Spec("/dev/serial0", str, "the supervisor's serial port", lambda v: v != ""),
+        "poweroff_command": Spec(
+            ["systemctl", "poweroff"],
+            list,
+            "a command as a list of strings (halts the Pi after a shutdown)",
+            lambda v: len(v) > 0 and all(isinstance(a, str) and a for a in v),
+        ),
+        "hello_timeout_s": Spec(
+            5.0,
+            (int, float),
+            "seconds 0.5-60 to wait for the supervisor's hello",
+            lambda v: 0.5 <= v <= 60,
+        ),
     },
     "pir": {
         "stuck_after_s": Spec(300.0, (int, float), "seconds >= 30", lambda v: v >= 30),
+    },
+    "power": {
+        "chemistry": Spec(
+            "L91", str, f"one of {', '.join(CHEMISTRY_NAMES)}", lambda v: v in CHEMISTRY_NAMES
+        ),
+        "cells_series": Spec(6, int, "cells in series 1-12", lambda v: 1 <= v <= 12),
+        "cells_parallel": Spec(2, int, "parallel strings 1-4", lambda v: 1 <= v <= 4),
+        "target_end": Spec(
+            "", str, "a local date 'YYYY-MM-DD' the pack must last to, or '' for none", _is_date
+        ),
+        "budget": Spec(True, bool, "true or false (the budget controller)", lambda v: True),
+        "margin": Spec(0.3, (int, float), "a share 0-1 kept in reserve", lambda v: 0 <= v <= 1),
+        "floor_v": Spec(
+            6.0,
+            (int, float),
+            "pack volts 3-20 under which the Pi is not booted",
+            lambda v: 3 <= v <= 20,
+        ),
+        "floor_hysteresis_v": Spec(
+            0.4, (int, float), "volts 0-3 above the floor to boot again", lambda v: 0 <= v <= 3
+        ),
+        "reduced_active_hours": Spec(
+            ["16:00-10:00"],
+            list,
+            "a list of 'HH:MM-HH:MM' local windows (the budget's last resort)",
+            lambda v: len(v) > 0 and all(isinstance(w, str) and _is_window(w) for w in v),
+        ),
+        "standby_ua": Spec(
+            30.0, (int, float), "microamps > 0 at the pack with the Pi off (this unit's)", _positive
+        ),
+        "boot_s": Spec(3.5, (int, float), "seconds > 0 from rail on to user code", _positive),
     },
     "storage": {
         "card_path": Spec("/media/irbis/card", str, "a directory path", lambda v: v != ""),
@@ -194,6 +265,12 @@ class TrapConfig:
     @property
     def mode(self) -> str:
         return self.values[""]["mode"]
+
+    @property
+    def target_end(self) -> date | None:
+        """The local date the pack must last to (power.target_end), or None."""
+        value = self["power.target_end"]
+        return date.fromisoformat(value) if value else None
 
     @property
     def utc_offset_s(self) -> int:

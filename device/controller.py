@@ -72,6 +72,7 @@ class Controller:
         self.config = config
         self.clock = clock
         self.state = "starting"
+        self._state_since_s = clock.monotonic_s()
         self.counters: Counter[str] = Counter()
         self.next_seq = 1
         self.current: EventInProgress | None = None
@@ -79,6 +80,7 @@ class Controller:
         self.pir_stuck = False
         self.pending_retriggers = 0
         self.timelapse_due = False
+        self.motion_during_boot = False
         self.stop_pending = False
         self.wake_reason = "boot"
         self._windows = config.active_windows
@@ -96,14 +98,27 @@ class Controller:
         actions = self._schedule_timelapse() + self._schedule_boundary()
         active = self.is_active_now()
         self._goto("armed" if active else "inactive", "started", wake_reason=ev.wake_reason)
-        if ev.wake_reason == "rtc" and self.config["timelapse.interval_s"]:
-            return actions + self._start_event("timelapse", self.clock.monotonic_s())
         if ev.wake_reason == "pir":
             self.counters["triggers"] += 1
             self.counters["triggers.wake"] += 1
             if active:
                 return actions + self._start_event("wake", self._monotonic_at(ev.wake_time_utc))
             self.counters["triggers_outside_schedule"] += 1
+            return actions + self._idle()
+        boot_motion = ev.boot_pir_utc is not None
+        if boot_motion:
+            # Motion while the Pi booted for another reason: the edge has passed, but the
+            # supervisor saw it, so it becomes an event (after a due time-lapse shot).
+            self.counters["triggers"] += 1
+            self.counters["triggers.during_boot"] += 1
+            if not active:
+                self.counters["triggers_outside_schedule"] += 1
+                boot_motion = False
+        if ev.wake_reason == "rtc" and self.config["timelapse.interval_s"]:
+            self.motion_during_boot = boot_motion
+            return actions + self._start_event("timelapse", self.clock.monotonic_s())
+        if boot_motion:
+            return actions + self._start_event("wake", self._monotonic_at(ev.boot_pir_utc))
         return actions + self._idle()
 
     def _on_MotionStarted(self, ev: MotionStarted) -> list[Action]:
@@ -273,10 +288,22 @@ class Controller:
             return self._halt("stop_after_event")
         if cur.source == "timelapse":
             # A time-lapse shot has no hold-off; motion seen meanwhile becomes an event now.
-            if (cur.retriggers or (self.pir_high and not self.pir_stuck)) and self.is_active_now():
+            motion = cur.retriggers or self.motion_during_boot
+            self.motion_during_boot = False
+            if (motion or (self.pir_high and not self.pir_stuck)) and self.is_active_now():
                 return self._start_event("pir", self.clock.monotonic_s())
             return self._idle()
         hold_off_s = self.config["capture.hold_off_s"]
+        if (
+            self.config.mode == "gated"
+            and self.config["gated.warm_window_s"] <= 0
+            and not cur.retriggers
+            and not (self.pir_high and not self.pir_stuck)
+            and not self.timelapse_due
+        ):
+            # Nothing keeps the Pi up: halt now and let the supervisor hold PIR wakes back for
+            # the hold-off (a trigger meanwhile is latched and wakes the Pi when it ends).
+            return self._shutdown("event_done", hold_off_s)
         self._goto("hold_off", "stored", seq=cur.seq)
         if hold_off_s <= 0:
             return self._timer_hold_off()
@@ -290,13 +317,14 @@ class Controller:
             warm_s = self.config["gated.warm_window_s"]
             after_motion = any(self.counters["events." + s] for s in MOTION_SOURCES)
             if warm_s > 0 and (after_motion or self.wake_reason == "boot"):
+                self.counters["warm_windows"] += 1
                 self._goto("warm", "idle", warm_window_s=warm_s)
                 return [StopCamera(), StartTimer("warm", warm_s)]
             return self._shutdown("nothing_to_do")
         self._goto("armed" if self.is_active_now() else "inactive", "idle")
         return [StopCamera()]
 
-    def _shutdown(self, reason: str) -> list[Action]:
+    def _shutdown(self, reason: str, hold_off_s: float = 0.0) -> list[Action]:
         wake_at = self.next_timelapse_utc()
         self._goto(
             "stopped",
@@ -304,9 +332,11 @@ class Controller:
             reason=reason,
             wake_at_utc=wake_at.isoformat() if wake_at else None,
         )
-        return [StopCamera(), RequestShutdown(reason, wake_at), Halt(reason)]
+        return [StopCamera(), RequestShutdown(reason, wake_at, hold_off_s), Halt(reason)]
 
     def _halt(self, reason: str) -> list[Action]:
+        if self.config.mode == "gated":  # tell the supervisor: it cuts the rail after the halt
+            return self._shutdown(reason)
         self._goto("stopped", "halt", reason=reason)
         return [StopCamera(), Halt(reason)]
 
@@ -384,6 +414,10 @@ class Controller:
         if state == self.state:
             return
         record = {"from": self.state, "to": state, "reason": why, **fields}
+        now_s = self.clock.monotonic_s()
+        if self.state == "warm":  # what warm windows cost is measured, not guessed
+            self.counters["warm_window_ms"] += round((now_s - self._state_since_s) * 1000)
+        self._state_since_s = now_s
         self.state = state
         if log.isEnabledFor(logging.INFO):
             log.info("transition", extra={"record": record})

@@ -16,6 +16,7 @@ class Started:
     wake_reason: str = "boot"
     next_event_seq: int = 1
     wake_time_utc: datetime | None = None  # when the PIR that woke us fired (gated mode)
+    boot_pir_utc: datetime | None = None  # a PIR edge while the Pi booted (gated mode), or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +131,7 @@ class StopCamera:
 class RequestShutdown:
     reason: str
     wake_at_utc: datetime | None
+    hold_off_s: float = 0.0  # the supervisor holds PIR wakes back this long (latched, not lost)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def run(argv: list[str] | None = None) -> int:
 
 def _start(cfg: config_mod.TrapConfig, backend: str) -> int:
     from device import log
+    from device.power.manager import PowerManager
     from device.storage.cardio import OS_IO
     from device.storage.manager import Storage
     from device.trap import Trap
@@ -74,7 +76,8 @@ def _start(cfg: config_mod.TrapConfig, backend: str) -> int:
         # buffers internally or journals triggers without media, and its status says why.
         storage = Storage(cfg, clock, hardware.card, hardware.extras.get("card_io", OS_IO))
         storage.open()
-        trap = Trap(cfg, clock, hardware, storage)
+        power = PowerManager(cfg, clock, data_path)
+        trap = Trap(power.start(hardware.link), clock, hardware, storage, power=power)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: trap.post(StopRequested("signal")))
         trap.start()
@@ -85,4 +88,7 @@ def _start(cfg: config_mod.TrapConfig, backend: str) -> int:
     finally:
         hardware.close()
     print(f"irbis: stopped ({reason})", file=sys.stderr)
+    if trap.config.mode == "gated" and reason != "signal":
+        # Halt the Pi; its halt line (gpio-poweroff) tells the supervisor to cut the rail.
+        subprocess.run(cfg["gated.poweroff_command"], check=False)
     return 0

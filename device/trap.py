@@ -31,6 +31,7 @@ from device.events import (
     Started,
     StartTimer,
     StopCamera,
+    StopRequested,
     StoreDone,
     StoreEvent,
     StoreFailed,
@@ -38,6 +39,7 @@ from device.events import (
     TriageDone,
 )
 from device.hal.interfaces import Hardware
+from device.power.manager import PowerManager
 from device.storage.event_store import Media
 from device.storage.manager import Storage
 
@@ -61,12 +63,21 @@ class Trap:
         hardware: Hardware,
         storage: Storage,
         triage: TriageHook = passthrough_triage,
+        power: PowerManager | None = None,
     ) -> None:
+        if config.mode == "gated" and not hardware.link.connected:
+            # Nobody would cut the power or wake the Pi again: stay up rather than halt for good.
+            log.error(
+                "gated mode without a supervisor: running always-on",
+                extra={"record": {"link": type(hardware.link).__name__}},
+            )
+            config = config.with_values(mode="always-on")
         self.config = config
         self.clock = clock
         self.hw = hardware
         self.storage = storage
         self.triage = triage
+        self.power = power
         self.controller = Controller(config, clock)
         self.queue: deque[Event] = deque()
         self.halted: str | None = None
@@ -90,7 +101,13 @@ class Trap:
         """Queue the start, then listen to the PIR (a PIR already high queues after it)."""
         link = self.hw.link
         reason = wake_reason or link.wake_reason()
-        self.post(Started(reason, self.storage.next_seq(), link.wake_time_utc()))
+        self.post(
+            Started(reason, self.storage.next_seq(), link.wake_time_utc(), link.boot_pir_utc())
+        )
+        if link.connected:
+            link.on_shutdown(lambda why: self.post(StopRequested(why)))
+            kick_s = self.config["gated.watchdog_s"] / 4
+            self._timers["watchdog"] = self.clock.call_every(kick_s, link.kick_watchdog)
         # A PIR already high is reported from inside set_callbacks: flag that report, so the
         # controller can tell the edge that woke the Pi from a new one.
         self._reporting_level_at_start = True
@@ -141,14 +158,20 @@ class Trap:
             case StopCamera():
                 if self.hw.camera.is_started:
                     self.hw.camera.stop()
-            case RequestShutdown(reason=reason, wake_at_utc=wake_at):
-                self.hw.link.request_shutdown(wake_at, reason)
+            case RequestShutdown(reason=reason, wake_at_utc=wake_at, hold_off_s=hold_off_s):
+                self.hw.link.request_shutdown(wake_at, reason, hold_off_s)
             case Halt(reason=reason):
-                for name in list(self._timers):
-                    self._cancel(name)
+                self.cancel_timers()
+                if self.power is not None:
+                    self.power.stop()
                 self.halted = reason
             case _:
                 raise TypeError(f"unknown action {action!r}")
+
+    def cancel_timers(self) -> None:
+        """Every timer this process set (on a halt; in the simulator also when power is lost)."""
+        for name in list(self._timers):
+            self._cancel(name)
 
     def _cancel(self, name: str) -> None:
         timer = self._timers.pop(name, None)
@@ -203,4 +226,6 @@ class Trap:
         except OSError as exc:
             self.post(StoreFailed(seq, f"{type(exc).__name__}: {exc}"))
             return
+        if self.power is not None:
+            self.power.event_stored(done)
         self.post(StoreDone(seq, len(done["media"])))

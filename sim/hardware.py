@@ -8,10 +8,10 @@ set of devices on every boot (a cold start forgets everything but the card).
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,22 +19,27 @@ import numpy as np
 from device.clock import Clock
 from device.config import TrapConfig
 from device.errors import CameraError, CameraTimeout
-from device.hal.interfaces import Frame, FrameMeta, Hardware, PowerReading
+from device.hal.interfaces import Frame, FrameMeta, Hardware, PowerReading, SupervisorLink
+from device.hal.pi.link import NoSupervisor
+from device.hal.supervisor_link import SupervisorClient
+from device.power.battery import Battery, PackSpec
 from sim.card_slot import SimCard
 from sim.energy import Ledger
-from sim.power_gate import PowerGate
 from sim.render import Light, Scene, SceneSpec, encode_jpeg
 from sim.scenario import Scenario, SimHardware
+from sim.supervisor_sim import PiUart, SimSupervisor
 from sim.world import World
 
 
 class SimPir:
     """The PIR: replays the world's edges on the clock; lives as long as the bench."""
 
-    def __init__(self, clock: Clock, edges: list[tuple[float, bool]], gate: PowerGate) -> None:
+    def __init__(
+        self, clock: Clock, edges: list[tuple[float, bool]], on_edge: Callable[[bool], None]
+    ) -> None:
         self.clock = clock
         self.edges = edges
-        self.gate = gate
+        self.on_edge = on_edge  # the supervisor's PIR pin is wired to the same output
         self.level = False
         self.rising_edges = 0
         self._next = 0
@@ -51,9 +56,9 @@ class SimPir:
         _, level = self.edges[self._next]
         self._next += 1
         self.level = level
+        self.on_edge(level)
         if level:
             self.rising_edges += 1
-            self.gate.on_pir_rising()
             if self._on_motion:
                 self._on_motion()
         elif self._on_no_motion:
@@ -128,8 +133,9 @@ class SimCamera:
 
 
 class SimIlluminator:
-    def __init__(self, bench: Bench) -> None:
+    def __init__(self, bench: Bench, power: float = 1.0) -> None:
         self.bench = bench
+        self.power = power  # capture.ir_power: a share of the LEDs' full current
         self.on_count = 0
 
     @property
@@ -138,7 +144,7 @@ class SimIlluminator:
 
     def on(self) -> None:
         self.on_count += 1
-        self.bench.ledger.set("ir", "ir")
+        self.bench.ledger.set("ir", "ir", self.power)
 
     def off(self) -> None:
         self.bench.ledger.set("ir", "off")
@@ -148,42 +154,31 @@ class SimIlluminator:
 
 
 class SimPowerMonitor:
-    """Temperature from the world; current from the ledger; the pack at its nominal voltage
-    (the battery model with sag and cold arrives with the power issue)."""
+    """What the Pi knows of the pack: in gated mode the supervisor's last reading over the link;
+    always-on (no supervisor) a monitor chip on the Pi's supply reading the pack directly."""
 
-    def __init__(self, bench: Bench) -> None:
+    def __init__(self, bench: Bench, link: SupervisorLink) -> None:
         self.bench = bench
+        self.link = link
 
     def read(self) -> PowerReading:
+        status = self.link.status()
+        if status is not None:
+            mv, temp = status.get("pack_mv"), status.get("temp_c")
+            return PowerReading(None if mv is None else mv / 1000.0, None, temp)
+        if self.link.connected:
+            return PowerReading(None, None, None)
         ledger = self.bench.ledger
-        return PowerReading(
-            ledger.pack_v,
-            ledger.current_ma(),
-            self.bench.world.temperature_c(self.bench.clock.monotonic_s()),
-        )
+        return PowerReading(ledger.pack_v(), ledger.current_ma(), ledger.temperature_c())
 
 
-class SimLink:
-    """The Pi's end of the supervisor link, talking to the bench's power gate."""
+class RailCut(BaseException):
+    """The supervisor cut the Pi's rail under running software (watchdog, timeouts): the Pi's
+    memory is gone mid-instruction; only what reached the card survives."""
 
-    def __init__(self, gate: PowerGate) -> None:
-        self.gate = gate
 
-    @property
-    def connected(self) -> bool:
-        return True
-
-    def wake_reason(self) -> str:
-        return self.gate.wake_reason
-
-    def wake_time_utc(self) -> datetime | None:
-        return self.gate.wake_time_utc
-
-    def request_shutdown(self, wake_at_utc: datetime | None, reason: str) -> None:
-        self.gate.request_shutdown(wake_at_utc, reason)
-
-    def kick_watchdog(self) -> None:
-        self.gate.watchdog_kicks += 1
+class PiHung(BaseException):
+    """A fault: the Pi's loop stops (no more kicks); it still draws current until the rail goes."""
 
 
 class Bench:
@@ -212,10 +207,32 @@ class Bench:
             jpeg_quality=hw.jpeg_quality,
         )
         self._scene: Scene | None = None
-        self.ledger = Ledger(clock)
-        self.ledger.set("supervisor", "standby")
-        self.gate = PowerGate(clock, always_on=self.config.mode == "always-on")
-        self.pir = SimPir(clock, self.world.pir_edges, self.gate)
+        self.rng_power = random.Random(seed + 2)
+        cfg = self.config
+        self.pack = PackSpec.from_name(
+            cfg["power.chemistry"], cfg["power.cells_series"], cfg["power.cells_parallel"]
+        )
+        self.battery = Battery(self.pack, soc=hw.pack_soc_start)
+        self.ledger = Ledger(clock, self.battery, self.enclosure_c)
+        self.gated = cfg.mode == "gated"
+        self.rail_on = not self.gated  # always-on: the Pi is simply powered
+        self.pi_running = False  # the Pi's software is up (booting or running the trap)
+        self.trap_running = False
+        self.hang_pending = False
+        self.rail_cuts_under_pi = 0
+        self.hangs = 0
+        self.supervisor: SimSupervisor | None = None
+        if self.gated:
+            self.supervisor = SimSupervisor(
+                clock,
+                scenario.start_utc,
+                self.ledger.pack_v,
+                self.enclosure_c,
+                self._on_rail,
+                self.rng_power,
+                scenario.faults.link_garble_share,
+            )
+        self.pir = SimPir(clock, self.world.pir_edges, self._on_pir_edge)
         self.card = SimCard(
             card_dir.parent,
             card_dir,
@@ -233,34 +250,92 @@ class Bench:
             [(d * 86400.0, "error") for d in scenario.faults.camera_error_at_days]
             + [(d * 86400.0, "hang") for d in scenario.faults.camera_hang_at_days]
         )
+        for day in scenario.faults.pi_hang_at_days:
+            clock.call_later(day * 86400.0, self._hang_due)
+
+    def enclosure_c(self) -> float:
+        air_c = self.world.temperature_c(self.clock.monotonic_s())
+        return air_c + self.scenario.hardware.enclosure_above_air_c
+
+    # -- the rail and the Pi's power states --------------------------------------------------------
+    def start(self) -> None:
+        """The batteries go in."""
+        self.ledger.set("supervisor", "standby")
+        if self.supervisor is not None:
+            self.supervisor.power_up()
+        else:
+            self.ledger.set("supervisor", "supervisor")
+
+    def _on_pir_edge(self, level: bool) -> None:
+        if self.supervisor is not None:
+            self.supervisor.pir(level)
+
+    def _on_rail(self, on: bool) -> None:
+        self.rail_on = on
+        ledger = self.ledger
+        if on:
+            ledger.set("supervisor", "supervisor")
+            return
+        for component, state in (("ir", "off"), ("camera", "off"), ("pi", "off")):
+            ledger.set(component, state)
+        ledger.set("supervisor", "standby")
+        if self.pi_running:  # under running software: it stops mid-instruction
+            self.rail_cuts_under_pi += 1
+            self.clock.call_later(0.0, self._raise_cut)
+
+    def _raise_cut(self) -> None:
+        if self.pi_running:
+            self.pi_running = False
+            raise RailCut()
+
+    def _hang_due(self) -> None:
+        self.hang_pending = True
+        if self.trap_running:
+            self.clock.call_later(0.0, self.raise_hang)
+
+    def raise_hang(self) -> None:
+        if self.hang_pending and self.trap_running:
+            self.hang_pending = False
+            self.hangs += 1
+            self.faults_injected["pi_hang"] = self.faults_injected.get("pi_hang", 0) + 1
+            raise PiHung()
 
     def boot_pi(self) -> None:
-        """Rail on for the pending wake: the boot's time and current, then the Pi is up."""
-        self.gate.begin_boot()
-        self._power_step("boot", self.scenario.hardware.boot_s, "idle")
-        self.gate.booted()
+        """The rail is on: the boot's time and current, then the Pi's software is up."""
+        self.pi_running = True
+        self.ledger.set("pi", "boot")
+        self.clock.sleep_s(self.scenario.hardware.boot_s)
+        self.ledger.set("pi", "idle")
 
     def halt_pi(self) -> None:
-        """The Pi has asked to go down: sync and halt, then the rail is cut."""
-        self.gate.begin_halt()
-        self._power_step("shutdown", self.scenario.hardware.shutdown_s, "off")
-        self.gate.rail_off()
-
-    def _power_step(self, state: str, duration_s: float, then: str) -> None:
-        self.ledger.set("pi", state)
-        self.clock.sleep_s(duration_s)
-        self.ledger.set("pi", then)
+        """The trap has asked to go down: sync and halt, then the halt line; in gated mode the
+        supervisor cuts the rail on it."""
+        self.ledger.set("pi", "shutdown")
+        self.clock.sleep_s(self.scenario.hardware.shutdown_s)
+        self.pi_running = False
+        self.ledger.set("pi", "halted" if self.rail_on else "off")
+        if self.supervisor is not None:
+            self.supervisor.halt_line(True)
+            self.supervisor.halt_line(False)  # the line falls with the rail
 
     def pi_hardware(self) -> Hardware:
-        """The Pi side's devices for one boot."""
+        """The Pi side's devices for one boot (in gated mode: after the supervisor's hello)."""
+        link: SupervisorLink
+        if self.supervisor is not None:
+            uart = PiUart(self.supervisor, dead=self.scenario.faults.supervisor_silent)
+            client = SupervisorClient(uart, self.clock, self.config)
+            client.open()
+            link = client
+        else:
+            link = NoSupervisor()
         return Hardware(
             backend="sim",
             motion=self.pir,
             camera=SimCamera(self, self.config),
-            illuminator=SimIlluminator(self),
+            illuminator=SimIlluminator(self, self.config["capture.ir_power"]),
             card=self.card,
-            power=SimPowerMonitor(self),
-            link=SimLink(self.gate),
+            power=SimPowerMonitor(self, link),
+            link=link,
         )
 
     @property
@@ -323,9 +398,10 @@ def open_hardware(config: TrapConfig, clock: Clock) -> Hardware:
 
 __all__ = [
     "Bench",
+    "PiHung",
+    "RailCut",
     "SimCamera",
     "SimIlluminator",
-    "SimLink",
     "SimPir",
     "SimPowerMonitor",
     "open_hardware",

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from device.controller import MOTION_SOURCES
+from device.power.energy_model import PACK_NOMINAL_V
 from device.storage import layout
 from device.storage.journal import scan
-from sim.energy import PACK_NOMINAL_WH, usable_fraction
 from sim.runner import RunResult
 
 
@@ -30,6 +30,39 @@ def deployment_roots(result: RunResult) -> list[Path]:
 def read_journal(root: Path) -> list[dict[str, Any]]:
     """The sound records of a deployment folder's journal (none when it has no journal)."""
     return scan(root / layout.JOURNAL_FILE).records
+
+
+def _energy(result: RunResult) -> dict[str, Any]:
+    """The pack through the run: the battery model's state, energy by state, what is left."""
+    bench, scenario = result.bench, result.scenario
+    battery, ledger = bench.battery, bench.ledger
+    wh = ledger.wh_by_state()
+    consumed = sum(wh.values())
+    mean_c = scenario.weather.mean_c
+    pack = bench.pack
+    start_wh = pack.nominal_wh * pack.usable_fraction(mean_c) * scenario.hardware.pack_soc_start
+    remaining = battery.usable_remaining_wh(mean_c)
+    per_day = consumed / result.days if result.days else 0.0
+    sup = bench.supervisor
+    refusal_s = sup.first_refusal_s if sup is not None else None
+    cfg = bench.config
+    return {
+        "model": "battery model at the enclosure's temperature; FIELD.md §3 currents",
+        "pack": f"{cfg['power.cells_series'] * cfg['power.cells_parallel']} x "
+        f"{pack.chemistry.name} ({cfg['power.cells_series']}S{cfg['power.cells_parallel']}P)",
+        "pack_nominal_wh": round(pack.nominal_wh, 2),
+        "pack_wh_start": round(start_wh, 3),
+        "consumed_wh_by_state": {k: round(v, 4) for k, v in wh.items()},
+        "consumed_wh": round(consumed, 4),
+        "standby_share": round(wh.get("standby", 0.0) / consumed, 4) if consumed else None,
+        "remaining_wh": round(remaining, 3),
+        "remaining_fraction": round(remaining / start_wh, 4) if start_wh else 0.0,
+        "projected_days": round(remaining / per_day, 1) if per_day else None,
+        "pack_rest_v_end": round(battery.terminal_v(0.0, mean_c), 3),
+        "exhausted_day": None if refusal_s is None else round(refusal_s / 86400.0, 2),
+        "boots_refused_low": (sup.counters["boots_refused_low"] if sup is not None else 0),
+        "brownout_shutdowns": (sup.counters["brownouts"] if sup is not None else 0),
+    }
 
 
 def _percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -114,7 +147,8 @@ def collect(result: RunResult) -> dict[str, Any]:
 
     # -- triggers ------------------------------------------------------------------------------
     c = result.controller_counters
-    gate_counts = bench.gate.counts
+    sup = bench.supervisor
+    sup_counts = sup.counters if sup is not None else {}
     triggers = {
         "pir_rising_edges": bench.pir.rising_edges,
         "seen_by_trap": c["triggers"],
@@ -124,17 +158,18 @@ def collect(result: RunResult) -> dict[str, Any]:
         "retriggers_during_event": c["retriggers_during_event"],
         "retriggers_during_hold_off": c["retriggers_during_hold_off"],
         "outside_schedule": c["triggers_outside_schedule"],
-        "while_booting": gate_counts["triggers_while_booting"],
-        "while_halting": gate_counts["triggers_while_halting"],
+        "while_booting": sup_counts.get("pir_while_booting", 0),
+        "while_halting": sup_counts.get("pir_while_halting", 0),
+        "in_supervisor_hold_off": sup_counts.get("pir_in_hold_off", 0),
+        "during_boot_made_events": c["triggers.during_boot"],
         "timelapse_shots": by_source["timelapse"],
     }
 
     # -- energy --------------------------------------------------------------------------------
-    wh = bench.ledger.wh_by_state()
-    consumed = sum(wh.values())
-    pack_start = PACK_NOMINAL_WH * usable_fraction(scenario.weather.mean_c)
-    remaining = max(0.0, pack_start - consumed)
-    per_day = consumed / result.days if result.days else 0.0
+    energy = _energy(result)
+    warm_s = c["warm_window_ms"] / 1000.0
+    currents = bench.ledger.currents
+    warm_wh = warm_s * (currents.idle_ma + currents.supervisor_awake_ma) / 3.6e6 * PACK_NOMINAL_V
 
     # -- faults --------------------------------------------------------------------------------
     injected = dict(bench.faults_injected)
@@ -185,13 +220,19 @@ def collect(result: RunResult) -> dict[str, Any]:
             "cold_start": _percentiles(latency["wake"]),
             "warm": _percentiles(latency["pir"]),
         },
-        "energy": {
-            "model": "ledger at nominal pack voltage; usable pack derated at the mean temperature",
-            "pack_wh_start": round(pack_start, 3),
-            "consumed_wh_by_state": {k: round(v, 4) for k, v in wh.items()},
-            "consumed_wh": round(consumed, 4),
-            "remaining_fraction": round(remaining / pack_start, 4) if pack_start else 0.0,
-            "projected_days": round(remaining / per_day, 1) if per_day else None,
+        "energy": energy,
+        "warm_windows": {
+            "entered": c["warm_windows"],
+            "hits": c["warm_window_hits"],
+            "seconds": round(warm_s, 1),
+            "wh": round(warm_wh, 4),
+        },
+        "supervisor": {
+            "counters": sup_counts,
+            "rail_cuts_under_running_pi": bench.rail_cuts_under_pi,
+            "link_frames_garbled_on_the_wire": (
+                sup.to_board.garbled + sup.to_pi.garbled if sup is not None else 0
+            ),
         },
         "storage": {
             "bytes_written": bytes_written,

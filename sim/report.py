@@ -10,6 +10,7 @@ def summary(m: dict[str, Any]) -> str:
     lat = m["latency_s"]["trigger_to_first_frame"]
     cold = m["latency_s"]["cold_start"]
     st, loss = m["storage"], m["data_loss"]
+    ww, sup = m["warm_windows"], m["supervisor"]["counters"]
     lines = [
         f"irbis simulation: {m['scenario']} (seed {m['seed']}), {m['simulated_days']:g} days, "
         f"{m['mode']} mode, {m['wall_s']:.1f} s wall",
@@ -27,14 +28,24 @@ def summary(m: dict[str, Any]) -> str:
         f"  latency trigger->first frame: p50 {_s(lat['p50'])}, p95 {_s(lat['p95'])}, "
         f"max {_s(lat['max'])} (cold starts p50 {_s(cold['p50'])})",
         f"  energy: {en['consumed_wh']:.2f} Wh of {en['pack_wh_start']:.1f} Wh usable "
-        f"({en['remaining_fraction']:.0%} left, ~{en['projected_days']} more days at this rate)",
+        f"({en['pack']}; {en['remaining_fraction']:.0%} left, ~{en['projected_days']} more days "
+        f"at this rate{_exhausted(en)})",
         "    by state: " + ", ".join(f"{k} {v:.2f}" for k, v in en["consumed_wh_by_state"].items()),
+        f"  warm windows: {ww['entered']} entered, {ww['hits']} caught a trigger, "
+        f"{ww['seconds']:.0f} s up, {ww['wh']:.2f} Wh",
+        "  supervisor: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(sup.items()) if v) or "nothing to report"),
         f"  card: {st['media_files']} media, {st['bytes_written'] / 1e6:.1f} MB, "
         f"{st['free_fraction']:.1%} free; faults injected {m['faults']['injected_total']}, "
         f"survived {m['faults']['survived']}; lost {loss['committed_media_missing']} missing, "
         f"{loss['committed_media_corrupt']} corrupt",
     ]
     return "\n".join(lines)
+
+
+def _exhausted(en: dict[str, Any]) -> str:
+    day = en.get("exhausted_day")
+    return "" if day is None else f"; too low to boot from day {day:g}"
 
 
 def _s(v: float | None) -> str:

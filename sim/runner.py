@@ -1,12 +1,14 @@
 """Runs a deployment: the real trap code on the simulated bench, on virtual time.
 
-In gated mode every wake is a cold start: a new Trap (controller, queue, camera) is built from
-nothing but the card, as on a Pi whose rail was cut. Between wakes only the bench's supervisor
-side draws current.
+In gated mode the real supervisor code (sim/supervisor_sim.py) switches the Pi's rail; every wake
+is a cold start: a new Trap (controller, queue, camera, link) is built from nothing but the card
+and the data partition, as on a Pi whose rail was cut. A rail cut under running software (the
+watchdog, a timeout) loses the Pi's memory and whatever the card had not made durable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -15,11 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from device import log as device_log
+from device.config import TrapConfig
+from device.hal.interfaces import Hardware
+from device.hal.supervisor_link import SupervisorClient
+from device.power.manager import PowerManager
 from device.storage.manager import Storage
 from device.trap import Trap
 from sim.card import SimCardIO
 from sim.clock import VirtualClock
-from sim.hardware import Bench
+from sim.hardware import Bench, PiHung, RailCut
 from sim.scenario import Scenario
 from sim.world import DAY_S
 
@@ -67,26 +73,13 @@ def simulate(
         handler = device_log.configure(clock, log_file)
         bar = _progress(days, progress, clock)
         try:
-            gate = bench.gate
+            bench.start()
             while True:
-                if gate.rail == "off":
-                    if not clock.run_until(lambda: gate.wake_pending is not None, end_s):
-                        break
-                    bench.boot_pi()
-                elif boots == 0:
-                    bench.ledger.set("pi", "idle")
-                boots += 1
-                hardware = bench.pi_hardware()
-                storage = Storage(config, clock, hardware.card, bench.card.io, data_io)
-                storage.open()
-                trap = Trap(config, clock, hardware, storage)
-                trap.start(gate.wake_reason)
-                reason = trap.run(deadline_s=end_s)
-                counters.update(trap.controller.counters)
-                hardware.close()
-                if reason == "deadline" or gate.always_on:
+                if not bench.rail_on and not clock.run_until(lambda: bench.rail_on, end_s):
                     break
-                bench.halt_pi()
+                boots += 1
+                if _one_boot(bench, config, data_io, end_s, counters) == "deadline":
+                    break
             clock.run_until(lambda: False, end_s)
         finally:
             bench.close()
@@ -97,6 +90,71 @@ def simulate(
     return RunResult(
         scenario, seed, days, bench, card_dir, time.perf_counter() - wall_start, boots, counters
     )
+
+
+def _one_boot(
+    bench: Bench, config: TrapConfig, data_io: SimCardIO, end_s: float, counters: Counter[str]
+) -> str:
+    """One power cycle of the Pi, from the rail going on to the halt (or to the rail going off
+    under it). Returns the trap's stop reason, "deadline" at the end of the run, or "cut"."""
+    clock = bench.clock
+    trap: Trap | None = None
+    hardware = None
+    try:
+        if bench.gated:
+            bench.boot_pi()
+        else:
+            bench.pi_running = True
+            bench.ledger.set("pi", "idle")
+        hardware = bench.pi_hardware()
+        storage = Storage(config, clock, hardware.card, bench.card.io, data_io)
+        storage.open()
+        power = PowerManager(config, clock, data_io.root, data_io)
+        trap = Trap(power.start(hardware.link), clock, hardware, storage, power=power)
+        trap.start()
+        bench.trap_running = True
+        if bench.hang_pending:
+            clock.call_later(0.0, bench.raise_hang)
+        try:
+            reason = trap.run(deadline_s=end_s)
+        finally:
+            bench.trap_running = False
+            counters.update(trap.controller.counters)
+        hardware.close()
+        if reason == "deadline" or not bench.gated:
+            return "deadline"
+        bench.halt_pi()
+        return reason
+    except PiHung:
+        # The loop stopped: no more kicks, the Pi idles on until the supervisor's watchdog
+        # cuts the rail (the cut arrives as RailCut while we wait here).
+        if trap is not None:
+            trap.cancel_timers()
+        with contextlib.suppress(RailCut):  # the watchdog's cut, while we wait for it
+            clock.run_until(lambda: not bench.rail_on, end_s)
+        _power_lost(bench, data_io, trap, hardware)
+        return "cut"
+    except RailCut:
+        _power_lost(bench, data_io, trap, hardware)
+        return "cut"
+
+
+def _power_lost(
+    bench: Bench, data_io: SimCardIO, trap: Trap | None, hardware: Hardware | None
+) -> None:
+    """The Pi lost power under running software: its timers and devices are gone, and the card
+    and the data partition keep only what was durable."""
+    bench.pi_running = False
+    if trap is not None:
+        trap.cancel_timers()
+    if hardware is not None:
+        hardware.motion.close()
+        if isinstance(hardware.link, SupervisorClient):
+            hardware.link.close()
+    for io in (bench.card.io, data_io):
+        if io.present and io.powered:
+            io.power_cut(bench.rng_power)
+        io.reset_after_cut()
 
 
 def _progress(days: float, enabled: bool, clock: VirtualClock):  # type: ignore[no-untyped-def]

@@ -51,6 +51,8 @@ class SimHardware:
     render_height: int = 480
     jpeg_quality: int = 75
     card_capacity_bytes: int = 64_000_000_000
+    pack_soc_start: float = 1.0  # a fresh pack; less: cells already used
+    enclosure_above_air_c: float = 0.0  # the box's own warming (sun, electronics)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ class Faults:
     card_io_errors_from_day: float = -1.0  # every card operation fails from then (< 0: never)
     card_write_mb_s: float = 0.0  # sustained write speed (0: instantaneous)
     card_real_bytes: int = 0  # a counterfeit card holding this much of what it claims (0: honest)
+    # the supervisor and the Pi (sim/supervisor_sim.py)
+    pi_hang_at_days: list[float] = field(default_factory=list)  # the Pi's loop hangs (no kicks)
+    link_garble_share: float = 0.0  # share of UART transfers with a flipped bit
+    supervisor_silent: bool = False  # the supervisor never answers (unflashed, dead UART)
 
 
 @dataclass(frozen=True)

@@ -150,8 +150,12 @@ class FakeLink:
     def __init__(self, reason: str = "boot", wake_time: datetime | None = None) -> None:
         self.reason = reason
         self.wake_time = wake_time
+        self.boot_pir: datetime | None = None
         self.shutdowns: list[tuple[datetime | None, str]] = []
+        self.hold_offs: list[float] = []
+        self.kicks = 0
         self.connected = True
+        self.shutdown_callback: Callable[[str], None] | None = None
 
     def wake_reason(self) -> str:
         return self.reason
@@ -159,11 +163,23 @@ class FakeLink:
     def wake_time_utc(self) -> datetime | None:
         return self.wake_time
 
-    def request_shutdown(self, wake_at_utc: datetime | None, reason: str) -> None:
+    def boot_pir_utc(self) -> datetime | None:
+        return self.boot_pir
+
+    def status(self) -> dict | None:
+        return None
+
+    def request_shutdown(
+        self, wake_at_utc: datetime | None, reason: str, hold_off_s: float = 0.0
+    ) -> None:
         self.shutdowns.append((wake_at_utc, reason))
+        self.hold_offs.append(hold_off_s)
 
     def kick_watchdog(self) -> None:
-        pass
+        self.kicks += 1
+
+    def on_shutdown(self, callback: Callable[[str], None]) -> None:
+        self.shutdown_callback = callback
 
 
 @dataclass

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from device.errors import ConfigError
+from device.power.battery import Battery, PackSpec
 from sim import scenario as scenario_mod
 from sim.clock import VirtualClock
-from sim.energy import Ledger, usable_fraction
+from sim.energy import Ledger
 from sim.world import DAY_S, World, lux_from_elevation, solar_elevation_deg
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -42,32 +43,45 @@ def test_virtual_clock_needs_an_aware_start():
         VirtualClock(datetime(2026, 12, 1))
 
 
-def test_ledger_books_current_times_duration_by_state():
+def test_ledger_books_charge_by_state_and_draws_it_from_the_battery():
     clock = VirtualClock(T0)
-    ledger = Ledger(clock)
+    battery = Battery(PackSpec.from_name("L91", 6, 2))
+    ledger = Ledger(clock, battery, lambda: 20.0)
     ledger.set("supervisor", "standby")
     ledger.set("pi", "boot")
     clock.sleep_s(3.5)
     ledger.set("pi", "idle")
-    ledger.set("ir", "ir")
+    ledger.set("ir", "ir", 0.5)  # half power
     clock.sleep_s(0.05)
     ledger.set("ir", "off")
     clock.sleep_s(86400 - 3.55)
     ledger.set("pi", "off")
     ledger.close()
+    mas = ledger.charge_mas
+    assert mas["boot"] == pytest.approx(52.0 * 3.5)
+    assert mas["ir"] == pytest.approx(550.0 * 0.5 * 0.05)
+    assert mas["standby"] == pytest.approx(0.030 * 86400)  # 30 uA for a day
+    drawn_mah = sum(mas.values()) / 3600
+    assert battery.drawn_mah == pytest.approx(drawn_mah, rel=0.05)  # + a day's self-discharge
     wh = ledger.wh_by_state()
-    assert wh["boot"] == pytest.approx(52e-3 * 3.5 / 3600 * 9.0)
-    assert wh["ir"] == pytest.approx(0.55 * 0.05 / 3600 * 9.0)
-    assert wh["standby"] == pytest.approx(30e-6 * 24 * 9.0)  # 30 uA for a day
+    mean_v = sum(wh.values()) * 1000 / drawn_mah
+    assert 9.0 < mean_v < battery.spec.ocv_v(1.0)  # at the pack's voltage, not a nominal one
     with pytest.raises(ValueError):
         ledger.set("pi", "warp")
 
 
-def test_cold_derating_follows_the_field_table():
-    assert usable_fraction(20) == 1.0
-    assert usable_fraction(-20) == pytest.approx(0.70)
-    assert usable_fraction(-25) == pytest.approx(0.65)
-    assert usable_fraction(-60) == 0.5
+def test_the_pack_sags_under_load_and_more_in_the_cold():
+    clock = VirtualClock(T0)
+    temps = {"c": 20.0}
+    ledger = Ledger(clock, Battery(PackSpec.from_name("L91", 6, 2)), lambda: temps["c"])
+    rest_v = ledger.pack_v()
+    ledger.set("pi", "idle")
+    ledger.set("camera", "camera")
+    ledger.set("ir", "ir")
+    warm_sag_v = rest_v - ledger.pack_v()
+    temps["c"] = -40.0
+    cold_sag_v = ledger.battery.open_circuit_v(-40.0) - ledger.pack_v()
+    assert 0 < warm_sag_v < cold_sag_v
 
 
 def test_sun_is_up_at_local_noon_and_down_at_midnight_in_the_altai_winter():

@@ -1,5 +1,5 @@
-"""The `irbis` command: `irbis run` (the trap), `irbis sim` (a simulated deployment) and
-`irbis card check` (a card's journal and media)."""
+"""The `irbis` command: `irbis run` (the trap), `irbis sim` (a simulated deployment),
+`irbis card check` (a card's journal and media) and `irbis plan` (energy and pack life)."""
 
 from __future__ import annotations
 
@@ -78,17 +78,24 @@ def _card(argv: list[str]) -> int:
     return report.exit_status
 
 
-COMMANDS = {"sim": _sim, "card": _card}
+def _plan(argv: list[str]) -> int:
+    from tools.plan import main as plan_main
+
+    return plan_main(argv)
+
+
+COMMANDS = {"sim": _sim, "card": _card, "plan": _plan}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: irbis {run,sim,card} ...\n"
+            "usage: irbis {run,sim,card,plan} ...\n"
             "  run --config trap.toml [--check]   run the trap (same as python -m device)\n"
             "  sim SCENARIO --out DIR [--days N] [--seed S]   simulate a deployment\n"
-            "  card check DIR [--repair] [--json]   check a card's journal and media"
+            "  card check DIR [--repair] [--json]   check a card's journal and media\n"
+            "  plan CONFIG --scenario S [--json] [--days N]   energy, pack life, budget cuts"
         )
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
@@ -97,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(rest)
     if command not in COMMANDS:
-        print(f"irbis: unknown command {command!r} (run, sim, card)", file=sys.stderr)
+        print(f"irbis: unknown command {command!r} (run, sim, card, plan)", file=sys.stderr)
         return 2
     return COMMANDS[command](rest)
 

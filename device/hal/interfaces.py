@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # numpy is only needed by whoever makes or reads frames
     import numpy as np
@@ -142,21 +142,35 @@ class PowerMonitor(Protocol):
 
 @runtime_checkable
 class SupervisorLink(Protocol):
-    """The microcontroller that gates the Pi's power (see device/supervisor, issue 4)."""
+    """The microcontroller that gates the Pi's power (device/supervisor); the Pi's end of the
+    link is device/hal/supervisor_link.py."""
 
     @property
     def connected(self) -> bool: ...
 
     def wake_reason(self) -> str:
-        """Why the Pi is up: 'boot' (power applied), 'pir', 'rtc' or 'watchdog'."""
+        """Why the Pi is up: 'boot' (power applied), 'pir', 'rtc', 'forced' or 'watchdog'."""
 
     def wake_time_utc(self) -> datetime | None:
         """When the wake source fired (the PIR edge), so latency counts the boot too."""
 
-    def request_shutdown(self, wake_at_utc: datetime | None, reason: str) -> None:
-        """Ask to cut the Pi's rail once it has halted, and to wake it at `wake_at_utc`."""
+    def boot_pir_utc(self) -> datetime | None:
+        """A PIR edge the supervisor saw while the Pi booted for another reason, or None."""
+
+    def status(self) -> dict[str, Any] | None:
+        """The supervisor's latest status (pack_mv, rest_mv, temp_c, counters, ...), or None."""
+
+    def request_shutdown(
+        self, wake_at_utc: datetime | None, reason: str, hold_off_s: float = 0.0
+    ) -> None:
+        """Say the Pi is halting: cut the rail after its halt, wake it at `wake_at_utc`, and
+        hold PIR wakes back for `hold_off_s` (latched, not lost)."""
 
     def kick_watchdog(self) -> None: ...
+
+    def on_shutdown(self, callback: Callable[[str], None]) -> None:
+        """`callback(reason)` when the supervisor asks the Pi to shut down now (brown-out,
+        longest awake). May run on another thread: it must only post an event."""
 
 
 @dataclass

@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from device.errors import BackendError
-from device.hal.interfaces import Hardware
+from device.hal.interfaces import Hardware, SupervisorLink
 from device.hal.pi.camera import CameraSettings, PiCamera
 from device.hal.pi.card import SdCard
 from device.hal.pi.ir import IrIlluminator
 from device.hal.pi.link import NoSupervisor
 from device.hal.pi.pir import PirSensor
 from device.hal.pi.power import PiPowerMonitor
+from device.hal.pi.uart import SerialPort
+from device.hal.supervisor_link import SupervisorClient
 
 if TYPE_CHECKING:
     from gpiozero import Factory
@@ -46,15 +48,9 @@ def open_hardware(config: TrapConfig, clock: Clock, pin_factory: Factory | None 
 
     `pin_factory` is for tests (gpiozero's MockFactory); on the Pi it is gpiozero's lgpio factory,
     chosen explicitly, never by gpiozero's fallback. Hardware.close does not close the factory: it
-    is in `extras["pin_factory"]` for the caller to close on exit. `clock` is unused so far: no
-    part keeps time of its own (the camera's timeout is picamera2's own wait).
+    is in `extras["pin_factory"]` for the caller to close on exit. In gated mode the supervisor's
+    link (gated.uart) is opened last and waits up to gated.hello_timeout_s for its hello.
     """
-    if config.mode == "gated":
-        raise BackendError(
-            "mode = 'gated' needs the supervisor link on the Pi, which does not exist yet (the "
-            'UART protocol arrives with the power issue); set mode = "always-on" in the config '
-            "until then"
-        )
     camera = PiCamera(CameraSettings.from_config(config))  # first: fails before any pin is claimed
     factory = pin_factory if pin_factory is not None else lgpio_factory()
     opened: list[PirSensor | IrIlluminator] = []
@@ -68,14 +64,20 @@ def open_hardware(config: TrapConfig, clock: Clock, pin_factory: Factory | None 
         if pin_factory is None:
             factory.close()
         raise
+    link: SupervisorLink = NoSupervisor()
+    if config.mode == "gated":
+        # A supervisor that does not answer is logged and the trap runs always-on (trap.py).
+        client = SupervisorClient(SerialPort(config["gated.uart"]), clock, config)
+        client.open()
+        link = client
     return Hardware(
         backend="pi",
         motion=motion,
         camera=camera,
         illuminator=illuminator,
         card=SdCard(Path(config["storage.card_path"])),
-        power=PiPowerMonitor(),
-        link=NoSupervisor(),
+        power=PiPowerMonitor(link=link),
+        link=link,
         extras={"pin_factory": factory},
     )
 

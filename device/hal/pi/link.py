@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from device.errors import HardwareError
 
@@ -10,8 +12,7 @@ from device.errors import HardwareError
 class NoSupervisor:
     """No microcontroller gates the Pi: it was powered on by hand and stays up until told.
 
-    Until the UART link protocol lands (the power issue), always-on mode is the only Pi mode, so the
-    wake reason is always 'boot' and there is nobody to ask for a timed power-down.
+    The wake reason is always 'boot' and there is nobody to ask for a timed power-down.
     """
 
     @property
@@ -25,7 +26,18 @@ class NoSupervisor:
         """None: no wake source fired, the Pi was simply powered."""
         return None
 
-    def request_shutdown(self, wake_at_utc: datetime | None, reason: str) -> None:
+    def boot_pir_utc(self) -> datetime | None:
+        return None
+
+    def status(self) -> dict[str, Any] | None:
+        return None
+
+    def on_shutdown(self, callback: Callable[[str], None]) -> None:
+        """Nobody will ask: there is no supervisor."""
+
+    def request_shutdown(
+        self, wake_at_utc: datetime | None, reason: str, hold_off_s: float = 0.0
+    ) -> None:
         wake = f", wake at {wake_at_utc.isoformat()}" if wake_at_utc is not None else ""
         raise HardwareError(
             f"cannot power down ({reason}{wake}): no supervisor is connected in always-on mode, "

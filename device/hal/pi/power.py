@@ -1,24 +1,33 @@
-"""The Pi's own power readings: only the SoC temperature, from the kernel's thermal zone."""
+"""The Pi's power readings: the pack voltage the supervisor last measured (over its link), and the
+SoC temperature from the kernel's thermal zone."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from device.hal.interfaces import PowerReading
+from device.hal.interfaces import PowerReading, SupervisorLink
 
 
 class PiPowerMonitor:
-    """SoC temperature from /sys/class/thermal (millidegrees C). Not the air temperature.
+    """Pack voltage from the supervisor's latest status (None without a supervisor); the SoC
+    temperature from /sys/class/thermal (millidegrees C), which is not the air temperature."""
 
-    pack_v and pack_current_ma are always None here: the pack is measured by the supervisor and
-    reported over its link, which arrives with a later issue.
-    """
-
-    def __init__(self, sys_root: Path = Path("/sys"), zone: str = "thermal_zone0") -> None:
+    def __init__(
+        self,
+        sys_root: Path = Path("/sys"),
+        zone: str = "thermal_zone0",
+        link: SupervisorLink | None = None,
+    ) -> None:
         self._temp_path = sys_root / "class" / "thermal" / zone / "temp"
+        self._link = link
 
     def read(self) -> PowerReading:
-        return PowerReading(pack_v=None, pack_current_ma=None, temperature_c=self._temperature_c())
+        status = self._link.status() if self._link is not None else None
+        mv = status.get("pack_mv") if status else None
+        pack_v = mv / 1000.0 if isinstance(mv, int | float) and not isinstance(mv, bool) else None
+        return PowerReading(
+            pack_v=pack_v, pack_current_ma=None, temperature_c=self._temperature_c()
+        )
 
     def _temperature_c(self) -> float | None:
         try:

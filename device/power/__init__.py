@@ -1,0 +1,1 @@
+"""Power: battery model, energy model, fuel gauge, budget controller."""
