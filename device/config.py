@@ -196,7 +196,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "budget": Spec(True, bool, "true or false (the budget controller)", lambda v: True),
         "margin": Spec(0.3, (int, float), "a share 0-1 kept in reserve", lambda v: 0 <= v <= 1),
         "floor_v": Spec(
-            6.0,
+            6.6,
             (int, float),
             "pack volts 3-20 under which the Pi is not booted",
             lambda v: 3 <= v <= 20,

@@ -53,6 +53,9 @@ def _energy(result: RunResult) -> dict[str, Any]:
         "pack_nominal_wh": round(pack.nominal_wh, 2),
         "pack_wh_start": round(start_wh, 3),
         "consumed_wh_by_state": {k: round(v, 4) for k, v in wh.items()},
+        "consumed_mah_by_state": {
+            k: round(v / 3600.0, 3) for k, v in sorted(ledger.charge_mas.items())
+        },
         "consumed_wh": round(consumed, 4),
         "standby_share": round(wh.get("standby", 0.0) / consumed, 4) if consumed else None,
         "remaining_wh": round(remaining, 3),

@@ -249,7 +249,7 @@ def test_pir_that_woke_the_pi_is_one_trigger_on_the_real_clock_too(tmp_path):
     rig.pir.level = True  # still high from the wake when the trap starts listening
     clock.call_later(0.0, lambda: rig.pir.drive(False))  # ... and falls right after
     rig.trap.start()
-    assert rig.trap.run(deadline_s=clock.monotonic_s() + 10) == "nothing_to_do"
+    assert rig.trap.run(deadline_s=clock.monotonic_s() + 10) == "event_done"
     assert rig.trap.controller.counters["triggers"] == 1
     assert [r["source"] for r in events(rig)] == ["wake"]
 

@@ -204,7 +204,7 @@ def test_a_foreign_version_or_impossible_length_drops_only_the_sync():
     assert decoder.counters["skipped_bytes"] == len(raw_frame(link.KICK, b"{}")) - 1
 
     decoder = link.Decoder()
-    stream = b"\xa5\x01\x07\xf1\x00" + good  # 241 bytes announced
+    stream = b"\xa5\x01\x07\x01\x04" + good  # 1025 bytes announced
     assert decoder.feed(stream) == [(link.HELLO, SAMPLES[link.HELLO])]
     assert decoder.counters["bad_length"] == 1
     assert decoder.counters["skipped_bytes"] == 4

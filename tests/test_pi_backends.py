@@ -6,7 +6,10 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import os
+import select
 import sys
+import threading
+import time
 import types
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -19,7 +22,7 @@ from gpiozero import DigitalInputDevice
 from gpiozero.pins.mock import MockFactory
 from PIL import Image
 
-from device.clock import Clock
+from device.clock import Clock, RealClock
 from device.config import defaults
 from device.errors import BackendError, CameraError, CameraTimeout, CardError, HardwareError
 from device.hal.interfaces import (
@@ -37,6 +40,8 @@ from device.hal.pi.ir import IrIlluminator
 from device.hal.pi.link import NoSupervisor
 from device.hal.pi.pir import PirSensor
 from device.hal.pi.power import PiPowerMonitor
+from device.supervisor import link
+from device.supervisor.logic import Supervisor
 
 PIR_PIN = 17
 IR_PIN = 27
@@ -600,11 +605,94 @@ def test_open_hardware_builds_the_pi_backend(fake_picamera2, factory, config):
     assert factory.pin(config["pins.pir"]).function == "input"
 
 
-def test_gated_mode_is_refused_until_the_supervisor_link_exists(fake_picamera2, factory):
-    with pytest.raises(BackendError, match="always-on") as info:
-        open_hardware(defaults(), FrozenClock(), pin_factory=factory)  # mode defaults to gated
-    assert "supervisor" in str(info.value)
-    assert factory.pins == {}  # nothing was claimed
+class SupervisorOnAPty:
+    """The real supervisor logic at the far end of a pseudo-terminal, on a thread: what the Pi's
+    UART talks to in gated mode."""
+
+    def __init__(self, answer: bool = True) -> None:
+        self.master, slave = os.openpty()
+        self.path = os.ttyname(slave)
+        self._slave = slave
+        self.sup = Supervisor()
+        self.now_ms = 1_790_000_000_000
+        self.sup.sample(8_900, -12.0, self.now_ms)
+        self.sup.power_up(self.now_ms)
+        self.sup.take_actions()
+        self.answer = answer
+        self.received: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        decoder = link.Decoder()
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if not ready:
+                continue
+            data = os.read(self.master, 1024)
+            self.received += [t for t, _ in decoder.feed(data)]
+            if not self.answer:
+                continue
+            self.sup.rx(data, self.now_ms)
+            for action in self.sup.take_actions():
+                if action[0] == "tx":
+                    os.write(self.master, action[1])
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        os.close(self.master)
+        os.close(self._slave)
+
+
+def test_gated_mode_says_hello_over_the_uart_and_reads_the_pack(fake_picamera2, factory, config):
+    board = SupervisorOnAPty()
+    cfg = config.with_values(mode="gated", gated__uart=board.path, gated__hello_timeout_s=5.0)
+    hw = open_hardware(cfg, RealClock(), pin_factory=factory)
+    try:
+        assert hw.link.connected and hw.link.wake_reason() == "boot"
+        status = hw.link.refresh_status(timeout_s=5.0)
+        assert status is not None and status["pack_mv"] == 8_900
+        assert hw.power.read().pack_v == pytest.approx(8.9)
+        assert board.sup.cfg["floor_mv"] == round(cfg["power.floor_v"] * 1000)  # from the hello
+        hw.link.kick_watchdog()
+        hw.link.request_shutdown(None, "test", hold_off_s=10.0)
+        deadline = time.monotonic() + 5
+        while link.SLEEP not in board.received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # the supervisor's clock was never set: the Pi sets it right after the hello
+        assert board.received[:3] == [link.HELLO, link.TIME_SYNC, link.STATUS_REQUEST]
+        assert board.sup.rtc_set
+        assert link.KICK in board.received and link.SLEEP in board.received
+        assert board.sup.hold_off_until_ms == board.now_ms + 10_000
+    finally:
+        hw.link.close()
+        hw.close()
+        board.close()
+
+
+def test_a_supervisor_that_never_answers_leaves_the_link_disconnected(
+    fake_picamera2, factory, config
+):
+    board = SupervisorOnAPty(answer=False)
+    cfg = config.with_values(mode="gated", gated__uart=board.path, gated__hello_timeout_s=0.5)
+    hw = open_hardware(cfg, RealClock(), pin_factory=factory)
+    try:
+        assert hw.link.connected is False and hw.link.wake_reason() == "boot"
+        assert hw.link.counts["hello_timeouts"] == 1
+        assert board.received == [link.HELLO]
+    finally:
+        hw.link.close()
+        hw.close()
+        board.close()
+
+
+def test_a_missing_uart_is_a_backend_error_naming_it(fake_picamera2, factory, config, tmp_path):
+    cfg = config.with_values(mode="gated", gated__uart=str(tmp_path / "ttyNOPE"))
+    with pytest.raises(BackendError, match="ttyNOPE") as info:
+        open_hardware(cfg, RealClock(), pin_factory=factory)
+    assert "enable_uart" in str(info.value)
 
 
 def test_no_picamera2_fails_before_any_pin_is_claimed(mocker, factory, config):

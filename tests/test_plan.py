@@ -108,7 +108,7 @@ def test_cli_prints_the_table_and_json(capsys):
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["days"] == 30 and data["budget"]["target_end"] == "2026-12-30"
-    assert len(data["designs"]) == 7  # the example is always-on: its gated form is a row too
+    assert len(data["designs"]) == 6  # the example is gated: no extra gated row
 
 
 def test_bad_config_and_unknown_scenario_exit_2(tmp_path, capsys):

@@ -91,17 +91,23 @@ def test_90_days_gated_latency_and_energy_are_plausible(winter):
     warm = m["latency_s"]["warm"]  # a trigger inside a warm window: camera start + metering
     assert warm["n"] >= 1 and warm["p50"] == pytest.approx(0.55, abs=0.01)
     en = m["energy"]
-    by_state = en["consumed_wh_by_state"]
-    wh = 9.0 / 3600  # mA*s at the 9 V pack -> mWh; here A*s -> Wh
-    assert by_state["standby"] == pytest.approx(30e-6 * 90 * 86400 * wh, rel=1e-3)
-    assert by_state["boot"] == pytest.approx(m["boots"] * 0.052 * 3.5 * wh, rel=1e-3)
+    by_state, mah = en["consumed_wh_by_state"], en["consumed_mah_by_state"]
+    # the supervisor: asleep at 30 uA, or awake at 3 mA while the Pi's rail is on; 90 days
+    hours = mah["standby"] / 0.030 + mah["supervisor"] / 3.0
+    assert hours == pytest.approx(90 * 24, rel=1e-4)
+    assert mah["boot"] == pytest.approx(m["boots"] * 52 * 3.5 / 3600, rel=1e-3)
     shutdowns = m["boots"] - 1  # every boot but the last (cut by the deployment's end) halts
-    assert by_state["shutdown"] == pytest.approx(shutdowns * 0.047 * 2.5 * wh, rel=1e-2)
+    assert mah["shutdown"] == pytest.approx(shutdowns * 47 * 2.5 / 3600, rel=1e-2)
+    # energy is charge at the pack's terminal voltage (a fresh L91 pack: up to 10.8 V at rest,
+    # sagging under the IR's 550 mA in the cold), not at a nominal 9 V
+    for state, wh in by_state.items():
+        assert 8.0 < wh * 1000 / mah[state] < 10.8, state
+    assert by_state["ir"] / mah["ir"] < by_state["standby"] / mah["standby"]
     assert en["consumed_wh"] == pytest.approx(sum(by_state.values()), abs=1e-3)
     assert en["remaining_fraction"] == pytest.approx(
-        1 - en["consumed_wh"] / en["pack_wh_start"], abs=1e-3
+        1 - en["consumed_wh"] / en["pack_wh_start"], abs=0.02
     )
-    assert en["pack_wh_start"] == pytest.approx(54 * 0.65, rel=1e-3)  # -25 C mean: 65 % usable
+    assert en["pack_wh_start"] == pytest.approx(en["pack_nominal_wh"] * 0.65, rel=1e-3)  # -25 C
     # FIELD.md: about 2.6 Wh for 90 days without warm windows; hold-off and 30-s warm windows
     # after each of ~1000 wakes keep the Pi idling at 47 mA, so this run uses more
     assert 2.6 < en["consumed_wh"] < 12.0

@@ -165,10 +165,10 @@ PAYLOADS = [
     (link.KICK, {}),
     (link.LOG, {"msg": "q\"uote \\ back\nnew\ttab\rcr\x01\x1f\x7f", "u": "é€😀¥", "e": ""}),
     (link.SHUTDOWN, {"reason": "brownout", "pack_mv": 3301}),
-    (link.LOG, {"m": "x" * 232}),
-    (link.LOG, {"m": "x" * 233}),
-    (link.LOG, {"m": "é" * 116}),
-    (link.LOG, {"m": "é" * 117}),
+    (link.LOG, {"m": "x" * 1016}),
+    (link.LOG, {"m": "x" * 1017}),
+    (link.LOG, {"m": "é" * 508}),
+    (link.LOG, {"m": "é" * 509}),
     (0, {}),
     (10, {}),
     (link.LOG, [1, 2]),
@@ -212,7 +212,7 @@ for _ in range(60):
     elif kind == 5:
         parts.append(raw_frame(2 + rand(3), link.KICK, b"{}"))
     elif kind == 6:
-        parts.append(b"\xa5\x01\x08" + bytes((rand(256), rand(3))))
+        parts.append(b"\xa5\x01\x08" + bytes((rand(256), rand(6))))  # up to 1535 announced
     else:
         parts.append(frame)
 parts.append(b"\xa5\x01\x02\xc8\x00")  # a false start that holds back the last frame
@@ -256,7 +256,7 @@ def test_the_script_exercises_every_path():
     refused = [x for x in lines if "error" in x]
     assert len(encoded) == 11
     assert len(refused) == 10
-    assert any("LOG payload is 241 bytes" in x["error"] for x in refused)
+    assert any("LOG payload is 1025 bytes" in x["error"] for x in refused)
     got = [x for x in lines if "got" in x]
     assert len(got) > 20
     flushed = [x for x in lines if "flushed" in x]
