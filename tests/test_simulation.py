@@ -104,8 +104,10 @@ def test_90_days_gated_latency_and_energy_are_plausible(winter):
         assert 8.0 < wh * 1000 / mah[state] < 10.8, state
     assert by_state["ir"] / mah["ir"] < by_state["standby"] / mah["standby"]
     assert en["consumed_wh"] == pytest.approx(sum(by_state.values()), abs=1e-3)
+    # what is left is the battery model's (self-discharge, and the voltage of the charge left
+    # is lower than that of the charge used): within a few points of a plain subtraction
     assert en["remaining_fraction"] == pytest.approx(
-        1 - en["consumed_wh"] / en["pack_wh_start"], abs=0.02
+        1 - en["consumed_wh"] / en["pack_wh_start"], abs=0.04
     )
     assert en["pack_wh_start"] == pytest.approx(en["pack_nominal_wh"] * 0.65, rel=1e-3)  # -25 C
     # FIELD.md: about 2.6 Wh for 90 days without warm windows; hold-off and 30-s warm windows
