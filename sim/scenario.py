@@ -21,6 +21,7 @@ class Weather:
     min_c: float = -45.0
     max_c: float = -5.0
     daily_swing_c: float = 10.0
+    seasonal_swing_c: float = 0.0  # half the summer-winter difference; coldest mid-January
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Triggers:
     windstorm_triggers_per_day: float = 150.0
     pir_miss_share: float = 0.15  # animal passes the PIR does not see (FIELD.md §2)
     snow_leopard_passes_per_100_days: float = 2.7  # FIELD.md §1: 2.6-2.8 per 100 trap-days
+    seasonal_swing: float = 0.0  # rates x (1 + this) in mid-July, x (1 - this) in mid-January
     night_animal_share: float = 0.6  # cats move at night and dusk
     false_kinds: dict[str, float] = field(
         default_factory=lambda: {"wind": 0.5, "light": 0.3, "snow": 0.2}

@@ -134,9 +134,10 @@ class World:
         raw: list[tuple[float, str, dict]] = []
         leopards_per_day = tr.snow_leopard_passes_per_100_days / 100
         for day in range(days):
+            season = 1.0 + tr.seasonal_swing * self._season(day * DAY_S, peak_doy=196)
             species = [
                 str(self.rng.choice(SPECIES))
-                for _ in range(self.rng.poisson(tr.animal_passes_per_day))
+                for _ in range(self.rng.poisson(tr.animal_passes_per_day * season))
             ]
             species += ["snow-leopard"] * int(self.rng.poisson(leopards_per_day))
             for name in species:
@@ -161,6 +162,8 @@ class World:
                 rate = tr.false_triggers_per_day * tr.busy_day_factor
             else:
                 rate = tr.false_triggers_per_day
+            if day not in tr.windstorm_days:
+                rate *= season
             for _ in range(self.rng.poisson(rate)):
                 kind = (
                     "wind" if day in tr.windstorm_days else str(self.rng.choice(kinds, p=weights))
@@ -234,4 +237,10 @@ class World:
         local_h = (t_s / 3600 + self.scenario.trap.utc_offset_s / 3600) % 24
         swing = -0.5 * w.daily_swing_c * math.cos(2 * math.pi * (local_h - 4) / 24)
         slow = (w.max_c - w.min_c) * 0.3 * math.sin(2 * math.pi * t_s / (17 * DAY_S))
-        return max(w.min_c, min(w.max_c, w.mean_c + swing + slow))
+        season = w.seasonal_swing_c * self._season(t_s, peak_doy=196) if w.seasonal_swing_c else 0.0
+        return max(w.min_c, min(w.max_c, w.mean_c + swing + slow + season))
+
+    def _season(self, t_s: float, peak_doy: int) -> float:
+        """+1 on day-of-year `peak_doy`, -1 half a year later (the annual cycle)."""
+        doy = self.scenario.start_utc.timetuple().tm_yday + t_s / DAY_S
+        return math.cos(2 * math.pi * (doy - peak_doy) / 365.25)

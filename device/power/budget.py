@@ -5,6 +5,7 @@ Pure logic: dates come from the caller, who also persists the `UsageTracker` (`t
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -216,6 +217,11 @@ def event_shape(
 
 def active_share(windows: list[str]) -> float:
     """Share of the day covered by 'HH:MM-HH:MM' local windows (overlaps counted once)."""
+    return _active_share(tuple(windows))
+
+
+@functools.lru_cache(maxsize=64)
+def _active_share(windows: tuple[str, ...]) -> float:
     parsed = defaults().with_values(schedule__active_hours=list(windows)).active_windows
     covered = sum(1 for m in range(1440) if any(w.contains(m) for w in parsed))
     return covered / 1440.0
