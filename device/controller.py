@@ -81,7 +81,7 @@ class Controller:
         self.pending_retriggers = 0
         self.timelapse_due = False
         self.motion_during_boot = False
-        self.stop_pending = False
+        self.stop_pending: str | None = None  # why, once a stop waits for the event in flight
         self.wake_reason = "boot"
         self._windows = config.active_windows
         self._all_day = any(w.start_minutes == w.end_minutes % 1440 for w in self._windows)
@@ -212,7 +212,7 @@ class Controller:
 
     def _on_StopRequested(self, ev: StopRequested) -> list[Action]:
         if self.state in BUSY:
-            self.stop_pending = True  # finish the event in flight first
+            self.stop_pending = ev.reason  # finish the event in flight first
             self._note("stop_deferred", reason=ev.reason)
             return []
         return self._halt(ev.reason)
@@ -284,8 +284,8 @@ class Controller:
 
     def _after_store(self, cur: EventInProgress) -> list[Action]:
         self.current = None
-        if self.stop_pending:
-            return self._halt("stop_after_event")
+        if self.stop_pending is not None:
+            return self._halt(self.stop_pending)
         if cur.source == "timelapse":
             # A time-lapse shot has no hold-off; motion seen meanwhile becomes an event now.
             motion = cur.retriggers or self.motion_during_boot

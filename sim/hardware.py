@@ -226,7 +226,7 @@ class Bench:
             self.supervisor = SimSupervisor(
                 clock,
                 scenario.start_utc,
-                self.ledger.pack_v,
+                self.pack_v,
                 self.enclosure_c,
                 self._on_rail,
                 self.rng_power,
@@ -252,6 +252,16 @@ class Bench:
         )
         for day in scenario.faults.pi_hang_at_days:
             clock.call_later(day * 86400.0, self._hang_due)
+
+    def pack_v(self) -> float:
+        """The pack's terminal voltage now, less any injected sag."""
+        now_s = self.clock.monotonic_s()
+        sag_v = sum(
+            volts
+            for day, volts, seconds in self.scenario.faults.pack_sag
+            if day * 86400.0 <= now_s < day * 86400.0 + seconds
+        )
+        return self.ledger.pack_v() - sag_v
 
     def enclosure_c(self) -> float:
         air_c = self.world.temperature_c(self.clock.monotonic_s())
@@ -390,6 +400,12 @@ def open_hardware(config: TrapConfig, clock: Clock) -> Hardware:
     bench = Bench(
         quiet, seed=0, clock=clock, card_dir=Path(config["storage.card_path"]), config=config
     )
+    if bench.supervisor is not None:
+        # Gated: the simulated box was woken by its PIR (the edge falls during the boot), so the
+        # Pi starts with an event to capture, as after a field wake.
+        bench.start()
+        bench.supervisor.pir(True)
+        bench.supervisor.pir(False)
     hardware = bench.pi_hardware()
     hardware.extras["bench"] = bench
     hardware.extras["card_io"] = bench.card.io  # the simulated card's durability model

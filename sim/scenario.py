@@ -71,6 +71,9 @@ class Faults:
     pi_hang_at_days: list[float] = field(default_factory=list)  # the Pi's loop hangs (no kicks)
     link_garble_share: float = 0.0  # share of UART transfers with a flipped bit
     supervisor_silent: bool = False  # the supervisor never answers (unflashed, dead UART)
+    # [[at_day, volts, seconds], ...]: the pack reads this much lower for a while (a cold snap on
+    # a tired pack, a corroded contact): what makes the supervisor call a brown-out
+    pack_sag: list[list[float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -265,7 +265,7 @@ def test_stop_during_capture_finishes_the_event_first(tmp_path):
     rig = make_rig(tmp_path, capture={"burst_frames": 5, "burst_interval_s": 1.0})
     rig.pir.pulse(100.0, 0.5)
     rig.clock.call_later(101.0, lambda: rig.trap.post(StopRequested("signal")))
-    assert run(rig, 300.0) == "stop_after_event"
+    assert run(rig, 300.0) == "signal"  # the stop's own reason, after the event in flight
     (rec,) = events(rig)
     assert len(rec["media"]) == 5
 

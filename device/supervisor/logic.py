@@ -365,7 +365,8 @@ class Supervisor:
             self.out.append(("led", LED_LOW_PACK))
             self.wake_pending = None
             return
-        self.counters["wakes_" + reason] += 1
+        if not self.retries:  # a retry after a missing hello is the same wake
+            self.counters["wakes_" + reason] += 1
         self.wake_reason = reason
         self.wake_ms = self.wake_ms_pending
         self.wake_pending = None
