@@ -11,14 +11,13 @@ import pytest
 from device.config import defaults
 from device.power.budget import (
     BudgetController,
-    UsageRates,
-    UsageTracker,
     active_share,
     apply,
     awake_after_s,
     currents_for,
 )
 from device.power.energy_model import DAY_S, EventShape, event_energy_j
+from device.power.usage import UsageRates, UsageTracker
 
 TODAY = date(2026, 12, 1)
 TARGET = date(2027, 2, 28)  # 90 days including today

@@ -87,7 +87,7 @@ def test_random_frames_crash_neither_end(body, msg_type):
 
 
 class NullTransport:
-    def start(self, receiver) -> None:  # noqa: ANN001
+    def start(self, receiver) -> None:
         pass
 
     def write(self, data: bytes) -> None:

@@ -16,7 +16,6 @@ from device.config import TrapConfig
 from device.power.battery import Battery, PackSpec
 from device.power.budget import (
     BudgetController,
-    UsageRates,
     awake_after_s,
     currents_for,
     daily_charge_mas,
@@ -33,6 +32,7 @@ from device.power.energy_model import (
     Timings,
     event_charge_mas,
 )
+from device.power.usage import UsageRates
 from sim.scenario import Scenario
 
 FALSE_TRIGGER_NIGHT_SHARE = 0.5  # wind, sun on rock and snow: no preference for the dark

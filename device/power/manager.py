@@ -19,13 +19,13 @@ from device.hal.interfaces import SupervisorLink
 from device.power.budget import (
     BudgetController,
     Decision,
-    UsageTracker,
     apply,
     currents_for,
     pack_for,
     timings_for,
 )
 from device.power.gauge import FuelGauge
+from device.power.usage import UsageTracker
 from device.storage.cardio import OS_IO, CardIO, make_dirs_durable, write_atomic
 
 log = logging.getLogger("irbis.power")
