@@ -10,7 +10,11 @@ RUN_DIR ?= runs/$(SCENARIO)-seed$(SEED)
 NODE_STAMP := $(if $(shell command -v npm),node_modules/.installed)
 PYRIGHT := node_modules/.bin/pyright
 
-.PHONY: help sim test lint bench clean
+PORT ?= auto
+SUPERVISOR := __init__ link logic board
+MPREMOTE := $(BIN)/mpremote connect $(PORT)
+
+.PHONY: help sim test lint bench clean deploy-supervisor
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,3 +46,9 @@ bench: $(STAMP) ## print speed figures (never fails on a slow machine)
 
 clean: ## remove the environment and run folders
 	rm -rf $(VENV) runs
+
+deploy-supervisor: $(STAMP) ## copy the supervisor to a Pico-class board on USB (PORT=/dev/ttyACM0)
+	$(MPREMOTE) mkdir :supervisor || true
+	$(foreach f,$(SUPERVISOR),$(MPREMOTE) cp device/supervisor/$(f).py :supervisor/$(f).py &&) true
+	$(MPREMOTE) cp device/supervisor/main.py :main.py
+	$(MPREMOTE) reset
