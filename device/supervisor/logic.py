@@ -40,6 +40,14 @@ LED_WATCHDOG = const(5)  # the Pi stopped kicking: power-cycled
 
 DAY_MS = const(86_400_000)
 
+# kept across the Pi's power cycles, sent in every hello and status
+COUNTER_NAMES = (  # noqa: SIM905 - one string in flash, not 20 literals
+    "wakes_boot wakes_pir wakes_rtc wakes_forced wakes_watchdog pir_edges pir_while_booting "
+    "pir_while_halting pir_in_hold_off boots_refused_low hello_timeouts boot_failures "
+    "watchdog_resets halt_timeouts urgent_timeouts brownouts longest_awake bad_readings "
+    "frames_in frames_bad "
+).split()
+
 # Defaults; the Pi's hello may change the ones in PI_SETTABLE (within the bounds).
 DEFAULTS = {
     "hello_timeout_ms": 30_000,  # stock boot takes 12 s; optimised 3.5 s
@@ -75,28 +83,7 @@ class Supervisor:
                     raise ValueError("unknown supervisor setting " + repr(key))
                 self.cfg[key] = settings[key]
         self.state = ASLEEP
-        self.counters = {
-            "wakes_boot": 0,
-            "wakes_pir": 0,
-            "wakes_rtc": 0,
-            "wakes_forced": 0,
-            "wakes_watchdog": 0,
-            "pir_edges": 0,
-            "pir_while_booting": 0,
-            "pir_while_halting": 0,
-            "pir_in_hold_off": 0,
-            "boots_refused_low": 0,
-            "hello_timeouts": 0,
-            "boot_failures": 0,
-            "watchdog_resets": 0,
-            "halt_timeouts": 0,
-            "urgent_timeouts": 0,
-            "brownouts": 0,
-            "longest_awake": 0,
-            "bad_readings": 0,
-            "frames_in": 0,
-            "frames_bad": 0,
-        }
+        self.counters = {name: 0 for name in COUNTER_NAMES}
         self.decoder = link.Decoder()
         self.out = []
         self.pack_mv = None  # last plausible reading
