@@ -688,6 +688,25 @@ def test_a_supervisor_that_never_answers_leaves_the_link_disconnected(
         board.close()
 
 
+def test_the_pi_takes_its_time_from_the_supervisors_rtc_when_it_was_set(mocker):
+    from device.hal.pi import adopt_supervisor_time
+
+    settime = mocker.patch("device.hal.pi.time.clock_settime")
+    client = mocker.Mock()
+    client.hello_at_utc = datetime(2026, 12, 1, tzinfo=UTC)
+    client.hello = {"rtc_set": True, "rtc_s": int(client.hello_at_utc.timestamp()) + 3600}
+    assert adopt_supervisor_time(client) == pytest.approx(3600)
+    assert settime.call_count == 1
+    client.hello["rtc_s"] -= 3599  # within the tolerance: left alone
+    assert adopt_supervisor_time(client) == 0.0
+    client.hello = {"rtc_set": False, "rtc_s": 0}  # never set: the Pi sets it, not the reverse
+    assert adopt_supervisor_time(client) == 0.0
+    settime.side_effect = PermissionError("no CAP_SYS_TIME")
+    client.hello = {"rtc_set": True, "rtc_s": 1}
+    assert adopt_supervisor_time(client) == 0.0  # logged, not raised
+    assert settime.call_count == 2
+
+
 def test_a_missing_uart_is_a_backend_error_naming_it(fake_picamera2, factory, config, tmp_path):
     cfg = config.with_values(mode="gated", gated__uart=str(tmp_path / "ttyNOPE"))
     with pytest.raises(BackendError, match="ttyNOPE") as info:

@@ -6,6 +6,8 @@ every missing piece is a BackendError that says what to install.
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +38,8 @@ __all__ = [
     "SdCard",
     "open_hardware",
 ]
+
+log = logging.getLogger("irbis.hal")
 
 _INSTALL_LGPIO = (
     "install it with `pip install 'irbis[pi]'`, or `sudo apt install python3-lgpio` "
@@ -68,7 +72,8 @@ def open_hardware(config: TrapConfig, clock: Clock, pin_factory: Factory | None 
     if config.mode == "gated":
         # A supervisor that does not answer is logged and the trap runs always-on (trap.py).
         client = SupervisorClient(SerialPort(config["gated.uart"]), clock, config)
-        client.open()
+        if client.open():
+            adopt_supervisor_time(client)
         link = client
     return Hardware(
         backend="pi",
@@ -97,3 +102,31 @@ def lgpio_factory() -> Factory:
             f"lgpio could not open the GPIO chip ({exc}): is this a Raspberry Pi, and may this "
             "user open /dev/gpiochip* (group 'gpio')?"
         ) from exc
+
+
+CLOCK_TOLERANCE_S = 2.0
+
+
+def adopt_supervisor_time(client: SupervisorClient) -> float:
+    """Set the Pi's system clock from the supervisor's RTC when that was set and they differ
+    (a Pi Zero has no clock of its own and, in the field, no network). Returns the step in
+    seconds (0: none). Needs CAP_SYS_TIME; without it the step is logged and not taken."""
+    hello, at = client.hello, client.hello_at_utc
+    if not hello or not hello.get("rtc_set") or at is None:
+        return 0.0
+    rtc_s = hello.get("rtc_s")
+    if not isinstance(rtc_s, int) or isinstance(rtc_s, bool):
+        return 0.0
+    step_s = rtc_s - at.timestamp()
+    if abs(step_s) <= CLOCK_TOLERANCE_S:
+        return 0.0
+    try:
+        time.clock_settime(time.CLOCK_REALTIME, time.time() + step_s)
+    except OSError as exc:
+        log.error(
+            "cannot set the system clock from the supervisor",
+            extra={"record": {"step_s": round(step_s, 3), "error": str(exc)}},
+        )
+        return 0.0
+    log.warning("system clock set from the supervisor", extra={"record": {"step_s": step_s}})
+    return step_s
