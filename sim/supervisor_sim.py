@@ -102,11 +102,7 @@ class SimSupervisor:
 
     def power_up(self) -> None:
         """The batteries go in."""
-        board = self.board
-        now = board.now_ms()
-        self.logic.sample(board.read_pack_mv(), board.read_temp_c(), now)
-        self.logic.power_up(now)
-        board.apply(self.logic.take_actions())
+        self.board.power_up()
         self._reschedule()
 
     def pir(self, level: bool) -> None:
@@ -121,7 +117,8 @@ class SimSupervisor:
     def uart_rx(self, data: bytes) -> None:
         self.machine.uarts[0].feed(data)
         self.service()
-        self.clock.call_later(RX_IDLE_S, self.service)
+        if self.logic.decoder.pending:  # a partial frame: the board's idle check must run
+            self.clock.call_later(RX_IDLE_S, self.service)
 
     def service(self) -> None:
         refused = self.logic.counters["boots_refused_low"]

@@ -8,6 +8,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from device.config import defaults
 from device.hal.supervisor_link import SupervisorClient
 from device.supervisor import link
 from device.supervisor.logic import Supervisor
@@ -80,7 +81,7 @@ def test_random_frames_crash_neither_end(body, msg_type):
         sup.tick(now)
     sup.rx_idle(now)
     assert sup.state in (1, 2, 3, 4)
-    client = SupervisorClient(NullTransport(), VirtualClock(START), make_config())
+    client = SupervisorClient(NullTransport(), VirtualClock(START), defaults())
     for data in (framed, body):
         client._receive(data)
     assert client.decoder.counters["frames_ok"] <= 2
@@ -95,9 +96,3 @@ class NullTransport:
 
     def close(self) -> None:
         pass
-
-
-def make_config():
-    from device.config import defaults
-
-    return defaults()

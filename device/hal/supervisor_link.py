@@ -120,7 +120,7 @@ class SupervisorClient:
 
     def link_faults(self) -> dict[str, int]:
         c = self.decoder.counters
-        return {k: v for k, v in c.items() if k not in ("frames_ok",) and v}
+        return {k: v for k, v in c.items() if k != "frames_ok" and v}
 
     # -- what the Pi says -----------------------------------------------------------------------
     def request_shutdown(

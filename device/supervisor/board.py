@@ -89,6 +89,13 @@ class Board:
         volts = self.adc_temp.read_u16() * 3.3 / 65535
         return round(27 - (volts - 0.706) / 0.001721, 1)  # RP2040 datasheet, 4.9.5
 
+    def power_up(self):
+        """The batteries went in: a first reading, then the logic's start."""
+        now = self.now_ms()
+        self.logic.sample(self.read_pack_mv(), self.read_temp_c(), now)
+        self.logic.power_up(now)
+        self.apply(self.logic.take_actions())
+
     # -- one pass ---------------------------------------------------------------------------------
     def service(self):
         """Readings, pin events, UART bytes and timeouts into the logic; its actions out."""
@@ -157,10 +164,7 @@ class Board:
 def run(settings=None):
     """The supervisor's main loop (main.py on the board calls this)."""
     board = Board(settings)
-    now = board.now_ms()
-    board.logic.sample(board.read_pack_mv(), board.read_temp_c(), now)
-    board.logic.power_up(now)
-    board.apply(board.logic.take_actions())
+    board.power_up()
     while True:
         board.service()
         board.sleep()

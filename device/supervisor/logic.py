@@ -48,6 +48,12 @@ COUNTER_NAMES = (  # noqa: SIM905 - one string in flash, not 20 literals
     "frames_in frames_bad "
 ).split()
 
+# every attribute that holds an instant on the board's clock (moved when the clock is set)
+INSTANTS_MS = (
+    "deadline_ms", "on_ms", "last_kick_ms", "next_sample_ms", "last_wake_ms", "wake_ms",
+    "wake_ms_pending", "pir_ms", "hold_off_until_ms", "walk_test_until_ms",
+)  # fmt: skip
+
 # Defaults; the Pi's hello may change the ones in PI_SETTABLE (within the bounds).
 DEFAULTS = {
     "hello_timeout_ms": 30_000,  # stock boot takes 12 s; optimised 3.5 s
@@ -283,11 +289,7 @@ class Supervisor:
         self.out.append(("set_rtc", utc_s))
         self.rtc_set = True
         # Intervals survive the jump: every stored instant moves with the clock.
-        for name in ("deadline_ms", "on_ms", "last_kick_ms", "next_sample_ms", "last_wake_ms"):
-            value = getattr(self, name)
-            if value is not None:
-                setattr(self, name, value + delta_ms)
-        for name in ("wake_ms", "pir_ms", "hold_off_until_ms", "walk_test_until_ms"):
+        for name in INSTANTS_MS:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, value + delta_ms)
