@@ -1,0 +1,149 @@
+"""The background bank: empty frames of the trap's own view, per light, to compare bursts with.
+
+Frames come from time-lapse shots and from events triage judged empty. A burst is compared with
+the frames of the same light: the same IR state and the nearest brightness. The model is the
+per-pixel median of those frames and a per-pixel noise estimate from their spread (the median
+absolute deviation), floored so that a bank of one or two frames is not overconfident.
+
+In gated mode the Pi loses its memory after every event, so the bank is saved on the data
+partition (one .npz, written atomically) and read again at the first event of the next boot.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger("irbis.triage")
+
+NOISE_FLOOR_DN = 3.0  # the least per-pixel noise assumed (8-bit levels): JPEG and sensor noise
+NOISE_SHARE = 0.04  # plus this share of the level (shot noise grows with brightness)
+MAD_TO_SIGMA = 1.4826
+MODEL_FRAMES = 5  # frames in one model: the nearest in brightness among those of the same light
+
+
+@dataclass(frozen=True)
+class BackgroundModel:
+    """The empty view for one light: median level and per-pixel noise, float32 (h, w)."""
+
+    median: np.ndarray
+    sigma: np.ndarray
+    frames: int
+    level: float  # mean of the median image
+
+
+@dataclass
+class _Entry:
+    frame: np.ndarray  # uint8 (h, w)
+    ir_on: bool
+    time_s: float
+    level: float
+
+
+class BackgroundBank:
+    """Up to `per_light` recent empty frames for each IR state and frame size."""
+
+    def __init__(self, per_light: int = 8) -> None:
+        if per_light < 1:
+            raise ValueError(f"per_light {per_light}: expected >= 1")
+        self.per_light = per_light
+        self._entries: list[_Entry] = []
+        self._cache: dict[tuple[int, ...], BackgroundModel] = {}
+        self.dirty = False  # changed since load/save
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, frame: np.ndarray, *, ir_on: bool, time_s: float) -> None:
+        """Keep one empty frame (uint8 greyscale); the oldest of its light goes when full."""
+        if frame.ndim != 2 or frame.dtype != np.uint8 or frame.size == 0:
+            raise ValueError(
+                f"background frame: expected a non-empty uint8 (h, w) array, "
+                f"got {frame.dtype} {frame.shape}"
+            )
+        entry = _Entry(np.array(frame, copy=True), ir_on, float(time_s), float(frame.mean()))
+        same = [e for e in self._entries if e.ir_on == ir_on and e.frame.shape == frame.shape]
+        if len(same) >= self.per_light:
+            oldest = min(same, key=lambda e: e.time_s)
+            self._entries.remove(oldest)
+        self._entries.append(entry)
+        self._cache.clear()
+        self.dirty = True
+
+    def model(
+        self, shape: tuple[int, int], *, ir_on: bool, level: float
+    ) -> BackgroundModel | None:
+        """The model for a burst of this size, IR state and mean level; None if none is kept."""
+        same = [
+            (i, e)
+            for i, e in enumerate(self._entries)
+            if e.ir_on == ir_on and e.frame.shape == shape
+        ]
+        if not same:
+            return None
+        wanted = max(level, 1.0)
+        same.sort(key=lambda ie: (abs(np.log(max(ie[1].level, 1.0) / wanted)), -ie[1].time_s))
+        chosen = tuple(sorted(i for i, _ in same[:MODEL_FRAMES]))
+        cached = self._cache.get(chosen)
+        if cached is None:
+            cached = _build(np.stack([self._entries[i].frame for i in chosen]))
+            self._cache[chosen] = cached
+        return cached
+
+    # -- persistence ----------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """The bank as an .npz (no pickles)."""
+        buf = io.BytesIO()
+        arrays: dict[str, np.ndarray] = {}
+        for i, e in enumerate(self._entries):
+            arrays[f"f{i}"] = e.frame
+            arrays[f"m{i}"] = np.array([float(e.ir_on), e.time_s], dtype=np.float64)
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, per_light: int = 8) -> BackgroundBank:
+        """Read a bank saved by `to_bytes`. Raises ValueError naming what is wrong."""
+        bank = cls(per_light)
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                count = sum(1 for k in npz.files if k.startswith("f"))
+                for i in range(count):
+                    meta = npz[f"m{i}"]
+                    bank.add(npz[f"f{i}"], ir_on=bool(meta[0]), time_s=float(meta[1]))
+        except (OSError, KeyError, IndexError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise ValueError(f"background bank unreadable: {type(exc).__name__}: {exc}") from None
+        bank.dirty = False
+        return bank
+
+    @classmethod
+    def load(cls, path: Path, per_light: int = 8) -> BackgroundBank:
+        """The bank saved at `path`; an empty bank (logged) when it is missing or unreadable."""
+        try:
+            return cls.from_bytes(path.read_bytes(), per_light)
+        except FileNotFoundError:
+            return cls(per_light)
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "background bank not loaded; starting empty",
+                extra={"record": {"path": str(path), "error": str(exc)}},
+            )
+            return cls(per_light)
+
+
+def _build(stack: np.ndarray) -> BackgroundModel:
+    """Median and noise of a stack of uint8 frames (n, h, w)."""
+    if len(stack) == 1:
+        median = stack[0].astype(np.float32)
+        spread = np.zeros_like(median)
+    else:
+        median = np.median(stack, axis=0).astype(np.float32)
+        spread = np.median(np.abs(stack.astype(np.float32) - median), axis=0) * MAD_TO_SIGMA
+    floor = NOISE_FLOOR_DN + NOISE_SHARE * median
+    sigma = np.maximum(spread, floor).astype(np.float32)
+    return BackgroundModel(median, sigma, len(stack), float(median.mean()))
