@@ -75,9 +75,7 @@ class BackgroundBank:
         self._cache.clear()
         self.dirty = True
 
-    def model(
-        self, shape: tuple[int, int], *, ir_on: bool, level: float
-    ) -> BackgroundModel | None:
+    def model(self, shape: tuple[int, int], *, ir_on: bool, level: float) -> BackgroundModel | None:
         """The model for a burst of this size, IR state and mean level; None if none is kept."""
         same = [
             (i, e)
