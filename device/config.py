@@ -76,6 +76,18 @@ def _is_offset(v: str) -> bool:
     return bool(m) and int(m.group(2)) <= 14 and int(m.group(3)) < 60
 
 
+def _is_fraction(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1
+
+
+def _is_mask(v: Any) -> bool:
+    """[left, top, right, bottom] as fractions of the frame, a non-empty rectangle."""
+    if not isinstance(v, list) or len(v) != 4 or not all(_is_fraction(x) for x in v):
+        return False
+    left, top, right, bottom = v
+    return left < right and top < bottom
+
+
 # Every key the trap reads, with its default. Sources for figures: ../shared FIELD.md §3 (power)
 # and common commercial-trap settings (burst 3, trigger interval ~10 s).
 SCHEMA: dict[str, dict[str, Spec]] = {
@@ -228,6 +240,34 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             64, int, "0 (no probe) or a number of blocks 2-4096", lambda v: v == 0 or 2 <= v <= 4096
         ),
     },
+    "triage": {
+        "enabled": Spec(True, bool, "true or false (false: every burst is kept)", lambda v: True),
+        "keep_from": Spec(
+            0.5, (int, float), "a score 0-1 from which every frame is kept", lambda v: 0 <= v <= 1
+        ),
+        "discard_below": Spec(
+            0.2,
+            (int, float),
+            "a score 0-1 under which an empty burst is discarded",
+            lambda v: 0 <= v <= 1,
+        ),
+        "audit_share": Spec(
+            0.05,
+            (int, float),
+            "a share 0-1 of discarded events that keep a thumbnail",
+            lambda v: 0 <= v <= 1,
+        ),
+        "masks": Spec(
+            [],
+            list,
+            "a list of [left, top, right, bottom] frame fractions, each with "
+            "0 <= left < right <= 1 and 0 <= top < bottom <= 1",
+            lambda v: all(_is_mask(m) for m in v),
+        ),
+        "background_frames": Spec(
+            8, int, "a whole number of frames 1-64 kept per light", lambda v: 1 <= v <= 64
+        ),
+    },
 }
 
 
@@ -336,6 +376,12 @@ def validate(raw: dict[str, Any], source: str = "<dict>") -> TrapConfig:
     cfg = TrapConfig(values, source)
     if cfg["pins.pir"] == cfg["pins.ir"]:
         raise ConfigError("pins.ir", cfg["pins.ir"], "a pin other than pins.pir")
+    if cfg["triage.discard_below"] > cfg["triage.keep_from"]:
+        raise ConfigError(
+            "triage.discard_below",
+            cfg["triage.discard_below"],
+            f"a score at most triage.keep_from ({cfg['triage.keep_from']})",
+        )
     return cfg
 
 

@@ -53,6 +53,24 @@ def test_example_config_is_valid_and_matches_the_defaults_it_documents():
         ('[site]\nutc_offset = "7"', "site.utc_offset", "+07:00"),
         ("capture = 3", "capture", "a table"),
         ("colour = 1", "colour", "a known key"),
+        ("[triage]\nenabled = 1", "triage.enabled", "true or false"),
+        ("[triage]\nkeep_from = 1.5", "triage.keep_from", "a score 0-1"),
+        ("[triage]\ndiscard_below = -0.1", "triage.discard_below", "a score 0-1"),
+        ("[triage]\ndiscard_below = 0.6", "triage.discard_below", "at most triage.keep_from (0.5)"),
+        (
+            "[triage]\nkeep_from = 0.3\ndiscard_below = 0.4",
+            "triage.discard_below",
+            "at most triage.keep_from (0.3)",
+        ),
+        ("[triage]\naudit_share = 5", "triage.audit_share", "a share 0-1"),
+        ("[triage]\nmasks = [[0.5, 0.0, 0.2, 1.0]]", "triage.masks", "0 <= left < right <= 1"),
+        ("[triage]\nmasks = [[0.0, 0.0, 1.0]]", "triage.masks", "[left, top, right, bottom]"),
+        ("[triage]\nmasks = [[0.0, 0.0, 1.0, 1.2]]", "triage.masks", "0 <= top < bottom <= 1"),
+        ('[triage]\nmasks = [["a", 0, 1, 1]]', "triage.masks", "frame fractions"),
+        ("[triage]\nmasks = [0.1, 0.2]", "triage.masks", "[left, top, right, bottom]"),
+        ("[triage]\nbackground_frames = 0", "triage.background_frames", "1-64"),
+        ("[triage]\nbackground_frames = 100", "triage.background_frames", "1-64"),
+        ("[triage]\nmask = []", "triage.mask", "a known key of [triage]"),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_the_expectation(tmp_path, toml, key, fragment):
@@ -85,6 +103,32 @@ def test_missing_file_names_the_path(tmp_path):
         config.load(tmp_path / "nope.toml")
 
 
+def test_triage_keys_default_and_accept_masks_and_equal_thresholds():
+    cfg = config.defaults()
+    assert cfg.values["triage"] == {
+        "enabled": True,
+        "keep_from": 0.5,
+        "discard_below": 0.2,
+        "audit_share": 0.05,
+        "masks": [],
+        "background_frames": 8,
+    }
+    cfg = config.validate(
+        {
+            "triage": {
+                "keep_from": 0.4,
+                "discard_below": 0.4,  # no thumbnail band: keep or discard
+                "masks": [[0, 0, 1, 0.15], [0.8, 0.5, 1.0, 1.0]],
+                "background_frames": 64,
+                "enabled": False,
+            }
+        }
+    )
+    assert cfg["triage.masks"] == [[0, 0, 1, 0.15], [0.8, 0.5, 1.0, 1.0]]
+    assert cfg["triage.discard_below"] == cfg["triage.keep_from"] == 0.4
+    assert cfg["triage.enabled"] is False
+
+
 def test_active_windows_wrap_midnight():
     cfg = config.validate({"schedule": {"active_hours": ["18:00-06:00"]}})
     (w,) = cfg.active_windows
@@ -100,7 +144,7 @@ def test_config_error_is_also_a_value_error():
 @settings(max_examples=200, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from(["mode", "backend", "capture", "pins", "gated", "x"]),
+        st.sampled_from(["mode", "backend", "capture", "pins", "gated", "triage", "x"]),
         st.one_of(
             st.integers(),
             st.text(max_size=5),
