@@ -1,5 +1,6 @@
 """The `irbis` command: `irbis run` (the trap), `irbis sim` (a simulated deployment),
-`irbis card check` (a card's journal and media) and `irbis plan` (energy and pack life)."""
+`irbis card check` (a card's journal and media), `irbis plan` (energy and pack life) and
+`irbis eval` (triage replayed on labelled real frames, beside two baselines)."""
 
 from __future__ import annotations
 
@@ -84,18 +85,80 @@ def _plan(argv: list[str]) -> int:
     return plan_main(argv)
 
 
-COMMANDS = {"sim": _sim, "card": _card, "plan": _plan}
+def _mask(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected L,T,R,B (four fractions 0-1)")
+    return values  # type: ignore[return-value]
+
+
+def _eval(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="irbis eval",
+        description="Replay labelled real frames the way the trap would have seen them (per "
+        "camera, in time order: time-lapse frames feed the background, each motion sequence is "
+        "a burst to triage) beside two baselines (naive frame difference, OpenCV MOG2). Writes "
+        "verdicts.csv, metrics.json and summary.md, and prints the summary.",
+    )
+    p.add_argument("labels", type=Path, metavar="LABELS.csv", help="the labels file")
+    p.add_argument(
+        "--images-root",
+        type=Path,
+        default=None,
+        help="folder the CSV's file paths are relative to (default: the CSV's folder)",
+    )
+    p.add_argument("--out", type=Path, default=None, help="output folder (runs/eval-<stem>)")
+    masks = p.add_mutually_exclusive_group()
+    masks.add_argument(
+        "--mask",
+        type=_mask,
+        action="append",
+        metavar="L,T,R,B",
+        help="a region to ignore, as fractions of the frame (repeatable; default: the real "
+        "cameras' burned-in data bar, top 7 %% and bottom 9 %%, which the trap's camera lacks)",
+    )
+    masks.add_argument("--no-mask", action="store_true", help="ignore no region")
+    p.add_argument("--no-mog2", action="store_true", help="skip the MOG2 baseline")
+    args = p.parse_args(argv)
+
+    from device.triage import TriageSettings
+    from tools.evaluate import DATA_BAR_MASKS, LabelsError, evaluate
+    from tools.evaluate.report import summary
+
+    chosen = () if args.no_mask else tuple(args.mask) if args.mask else DATA_BAR_MASKS
+    try:
+        settings = TriageSettings(masks=chosen)
+    except ValueError as exc:
+        p.error(str(exc))
+    images_root = args.images_root or args.labels.parent
+    out_dir = args.out or Path("runs") / f"eval-{args.labels.stem}"
+    try:
+        metrics = evaluate(args.labels, images_root, out_dir, settings, mog2=not args.no_mog2)
+    except LabelsError as exc:
+        print(f"irbis eval: {exc}", file=sys.stderr)
+        return 2
+    print(summary(metrics))
+    print(f"output folder: {out_dir.resolve()} (verdicts.csv, metrics.json, summary.md)")
+    return 0
+
+
+COMMANDS = {"sim": _sim, "card": _card, "plan": _plan, "eval": _eval}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: irbis {run,sim,card,plan} ...\n"
+            "usage: irbis {run,sim,card,plan,eval} ...\n"
             "  run --config trap.toml [--check]   run the trap (same as python -m device)\n"
             "  sim SCENARIO --out DIR [--days N] [--seed S]   simulate a deployment\n"
             "  card check DIR [--repair] [--json]   check a card's journal and media\n"
-            "  plan CONFIG --scenario S [--json] [--days N]   energy, pack life, budget cuts"
+            "  plan CONFIG --scenario S [--json] [--days N]   energy, pack life, budget cuts\n"
+            "  eval LABELS.csv [--images-root DIR] [--out DIR] [--mask L,T,R,B | --no-mask]\n"
+            "       triage on labelled real frames beside two baselines"
         )
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
@@ -104,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(rest)
     if command not in COMMANDS:
-        print(f"irbis: unknown command {command!r} (run, sim, card, plan)", file=sys.stderr)
+        print(f"irbis: unknown command {command!r} (run, sim, card, plan, eval)", file=sys.stderr)
         return 2
     return COMMANDS[command](rest)
 
