@@ -108,9 +108,12 @@ def _eval(argv: list[str]) -> int:
         "--images-root",
         type=Path,
         default=None,
+        metavar="DIR",
         help="folder the CSV's file paths are relative to (default: the CSV's folder)",
     )
-    p.add_argument("--out", type=Path, default=None, help="output folder (runs/eval-<stem>)")
+    p.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="output folder (runs/eval-<stem>)"
+    )
     masks = p.add_mutually_exclusive_group()
     masks.add_argument(
         "--mask",
@@ -158,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             "  card check DIR [--repair] [--json]   check a card's journal and media\n"
             "  plan CONFIG --scenario S [--json] [--days N]   energy, pack life, budget cuts\n"
             "  eval LABELS.csv [--images-root DIR] [--out DIR] [--mask L,T,R,B | --no-mask]\n"
-            "       triage on labelled real frames beside two baselines"
+            "       [--no-mog2]   triage on labelled real frames beside two baselines"
         )
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
