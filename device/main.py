@@ -54,6 +54,7 @@ def run(argv: list[str] | None = None) -> int:
 
 def _start(cfg: config_mod.TrapConfig, backend: str) -> int:
     from device import log
+    from device.event_triage import EventTriage
     from device.power.manager import PowerManager
     from device.storage.cardio import OS_IO
     from device.storage.manager import Storage
@@ -77,7 +78,9 @@ def _start(cfg: config_mod.TrapConfig, backend: str) -> int:
         storage = Storage(cfg, clock, hardware.card, hardware.extras.get("card_io", OS_IO))
         storage.open()
         power = PowerManager(cfg, clock, data_path)
-        trap = Trap(power.start(hardware.link), clock, hardware, storage, power=power)
+        run_cfg = power.start(hardware.link)
+        triage = EventTriage(run_cfg, data_path)  # imports the triage package at its first burst
+        trap = Trap(run_cfg, clock, hardware, storage, triage=triage, power=power)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: trap.post(StopRequested("signal")))
         trap.start()

@@ -16,6 +16,7 @@ from device.capture import Burst, BurstPlan, take_burst
 from device.clock import Clock, Timer
 from device.config import TrapConfig
 from device.controller import Controller
+from device.event_triage import keep_record
 from device.events import (
     Action,
     BurstDone,
@@ -42,15 +43,19 @@ from device.hal.interfaces import Hardware
 from device.power.manager import PowerManager
 from device.storage.event_store import Media
 from device.storage.manager import Storage
+from device.storage.verdict_media import media_for_verdict
 
 log = logging.getLogger("irbis.trap")
 
-TriageHook = Callable[[Burst], dict[str, Any]]
+# (burst, source, event seq, now in seconds since the epoch, UTC) -> the verdict record
+# (device/event_triage.py: EventTriage). Never raises. Wall time, not monotonic: triage's
+# background bank outlives boots, and a monotonic clock starts again at every boot.
+TriageHook = Callable[[Burst, str, int, float], dict[str, Any]]
 
 
-def passthrough_triage(burst: Burst) -> dict[str, Any]:
-    """Triage is not in the loop yet: keep everything, and say so in the record."""
-    return {"decision": "keep", "score": None, "reasons": ["triage_not_enabled"]}
+def no_triage(burst: Burst, source: str, event_seq: int, time_utc_s: float) -> dict[str, Any]:
+    """For a Trap built without triage (tests): keep everything, and say so in the record."""
+    return keep_record("triage_not_configured")
 
 
 class Trap:
@@ -62,7 +67,7 @@ class Trap:
         clock: Clock,
         hardware: Hardware,
         storage: Storage,
-        triage: TriageHook = passthrough_triage,
+        triage: TriageHook = no_triage,
         power: PowerManager | None = None,
     ) -> None:
         if config.mode == "gated" and not hardware.link.connected:
@@ -84,6 +89,7 @@ class Trap:
         self._reporting_level_at_start = False
         self._timers: dict[str, Timer] = {}
         self._bursts: dict[int, Burst] = {}
+        self._sources: dict[int, str] = {}  # each event's source, from its CaptureBurst
         self._plan = BurstPlan(
             frames=config["capture.burst_frames"],
             interval_s=config["capture.burst_interval_s"],
@@ -145,7 +151,7 @@ class Trap:
             case CaptureBurst():
                 self._capture(action)
             case RunTriage(event_seq=seq):
-                self.post(TriageDone(seq, self.triage(self._bursts[seq])))
+                self._triage(seq)
             case StoreEvent(event_seq=seq, record=record):
                 self._store(seq, record)
             case StartTimer(name=name, delay_s=delay_s):
@@ -179,6 +185,7 @@ class Trap:
             timer.cancel()
 
     def _capture(self, action: CaptureBurst) -> None:
+        self._sources[action.event_seq] = action.source
         refusal = self.storage.can_capture()
         if refusal is not None:  # the trigger is still journaled, without media
             self.post(BurstFailed(action.event_seq, refusal, 0, refused_by_storage=True))
@@ -195,34 +202,53 @@ class Trap:
                 self.hw.camera.stop()
             self.post(BurstFailed(action.event_seq, burst.error, len(burst.frames)))
 
-    def _media(self, burst: Burst | None) -> list[Media]:
-        """The burst's frames as media, each with its exposure start as local wall time."""
-        if burst is None:
-            return []
+    def _triage(self, seq: int) -> None:
+        source = self._sources.get(seq, "pir")
+        verdict = self.triage(self._bursts[seq], source, seq, self.clock.now_utc().timestamp())
+        self.post(TriageDone(seq, verdict))
+
+    def _frame_metas(self, burst: Burst) -> list[dict[str, Any]]:
+        """Each frame's metadata for the journal, with its exposure start as local wall time."""
         now_s, now = self.clock.monotonic_s(), self.clock.now_local()
-        media = []
-        for index, frame in enumerate(burst.frames, start=1):
+        metas = []
+        for frame in burst.frames:
             m = frame.meta
             taken = now - timedelta(seconds=now_s - m.monotonic_s)
-            meta = {
-                "time": taken.isoformat(timespec="milliseconds"),
-                "exposure_us": m.exposure_us,
-                "analogue_gain": round(m.analogue_gain, 3),
-                "lux": round(m.lux, 3),
-                "ir": m.ir_on,
-            }
-            media.append(Media(index, frame.image_jpeg, meta))
-        return media
+            metas.append(
+                {
+                    "time": taken.isoformat(timespec="milliseconds"),
+                    "exposure_us": m.exposure_us,
+                    "analogue_gain": round(m.analogue_gain, 3),
+                    "lux": round(m.lux, 3),
+                    "ir": m.ir_on,
+                }
+            )
+        return metas
+
+    def _media(
+        self, burst: Burst | None, verdict: dict[str, Any]
+    ) -> tuple[list[Media], str | None]:
+        """What the event stores by triage's decision (device/storage/verdict_media.py), and
+        why a thumbnail it should have is missing."""
+        if burst is None:
+            return [], None
+        chosen = media_for_verdict(verdict, burst.frames, self._frame_metas(burst))
+        return chosen.media, chosen.thumbnail_error
 
     def _store(self, seq: int, record: dict[str, Any]) -> None:
         burst = self._bursts.pop(seq, None)
+        self._sources.pop(seq, None)
+        media, thumbnail_error = self._media(burst, record.get("verdict") or {})
         record = {
             **record,
             "time_source": self.clock.time_source,
             "ir": bool(burst and burst.ir_used),
+            "frames": len(burst.frames) if burst else 0,  # taken, whatever triage kept
         }
+        if thumbnail_error is not None:
+            record["thumbnail_error"] = thumbnail_error
         try:
-            done = self.storage.commit(record, self._media(burst))
+            done = self.storage.commit(record, media)
         except OSError as exc:
             self.post(StoreFailed(seq, f"{type(exc).__name__}: {exc}"))
             return

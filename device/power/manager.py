@@ -103,7 +103,8 @@ class PowerManager:
     def event_stored(self, record: dict[str, Any]) -> None:
         """Book one stored event's camera and IR time, and count it for the rates."""
         c, t = self.currents, self.timings
-        frames = len(record.get("media", ()))
+        # frames taken (triage may have stored fewer: a thumbnail, or nothing)
+        frames = int(record.get("frames", len(record.get("media", ()))))
         if frames:
             camera_s = t.camera_start_s + t.frame_s * (frames + 1)
             camera_s += self.base["capture.burst_interval_s"] * (frames - 1)
