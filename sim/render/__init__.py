@@ -10,8 +10,11 @@ Modules, one job each: `types` (the public types), `scene` (composes a frame), `
 (the background), `sway` (wind-moved grass and branch), `pose`, `coat` and `animal` (the snow
 leopard's shape, coat, and drawing), `snow`, `expose` (look, exposure, noise, lores), `encode`
 (JPEG), and the shared `fields` (smooth noise, blur) and `pixels` (pixel formats).
+`backdrop` renders the same actors over a photo instead of the painted view (`BackdropScene`).
 """
 
+from sim.render.animal import animal_window
+from sim.render.backdrop import BackdropScene
 from sim.render.encode import encode_jpeg
 from sim.render.expose import DAY_LUX, IR_DOMINATES_LUX, NIGHT_LUX
 from sim.render.scene import Scene
@@ -32,6 +35,7 @@ __all__ = [
     "NIGHT_LUX",
     "Actor",
     "Animal",
+    "BackdropScene",
     "Light",
     "LightChange",
     "Rendered",
@@ -39,5 +43,6 @@ __all__ = [
     "SceneSpec",
     "Snowfall",
     "Wind",
+    "animal_window",
     "encode_jpeg",
 ]

@@ -41,8 +41,10 @@ class Placement:
     cols: np.ndarray
 
 
-def place_animal(animal: Animal, grid: Grid, frame_w: int, frame_h: int) -> Placement | None:
-    """Nearest-neighbour mapping of the canonical sprite onto the frame (None: out of view)."""
+def animal_window(animal: Animal, frame_w: int, frame_h: int) -> tuple[int, int, int, int] | None:
+    """The frame pixels an animal's sprite box covers, (left, top, right, bottom), clipped to
+    the frame (right and bottom exclusive); None when it is out of view or too small to draw.
+    The box holds the head, tail, legs and ground shadow, so the animal fills part of it."""
     length_px = animal.length_frac * frame_w
     if length_px <= 0.5:
         return None
@@ -54,6 +56,18 @@ def place_animal(animal: Animal, grid: Grid, frame_w: int, frame_h: int) -> Plac
     bottom = min(frame_h, math.ceil(cy + BOX_Y[1] * length_px))
     if left >= right or top >= bottom:
         return None
+    return left, top, right, bottom
+
+
+def place_animal(animal: Animal, grid: Grid, frame_w: int, frame_h: int) -> Placement | None:
+    """Nearest-neighbour mapping of the canonical sprite onto the frame (None: out of view)."""
+    window = animal_window(animal, frame_w, frame_h)
+    if window is None:
+        return None
+    left, top, right, bottom = window
+    length_px = animal.length_frac * frame_w
+    heading = -1.0 if animal.heading < 0 else 1.0
+    cx, cy = animal.x_frac * frame_w, animal.y_frac * frame_h
     scale = SPRITE_BODY_PX / length_px
     u = heading * (np.arange(left, right) + 0.5 - cx) * scale - grid.x0 * SPRITE_BODY_PX
     v = (np.arange(top, bottom) + 0.5 - cy) * scale - grid.y0 * SPRITE_BODY_PX
