@@ -11,6 +11,7 @@ SUITES = [
     "bench.start_to_armed",
     "bench.render_bench",
     "bench.storage_bench",
+    "bench.triage_bench",
 ]
 
 
