@@ -25,6 +25,8 @@ NOISE_FLOOR_DN = 3.0  # the least per-pixel noise assumed (8-bit levels): JPEG a
 NOISE_SHARE = 0.04  # plus this share of the level (shot noise grows with brightness)
 MAD_TO_SIGMA = 1.4826
 MODEL_FRAMES = 5  # frames in one model: the nearest in brightness among those of the same light
+ACTIVITY_RATE = 0.2  # weight of the newest event in each block's activity (a moving average)
+BUSY_ACTIVITY = 0.35  # a block active in this share of recent events is busy (vegetation, water)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class BackgroundBank:
         self.per_light = per_light
         self._entries: list[_Entry] = []
         self._cache: dict[tuple[int, ...], BackgroundModel] = {}
+        # Per frame size: how often each block of the triage grid changed in recent events.
+        self._activity: dict[tuple[int, int], np.ndarray] = {}
         self.dirty = False  # changed since load/save
 
     def __len__(self) -> int:
@@ -93,6 +97,20 @@ class BackgroundBank:
             self._cache[chosen] = cached
         return cached
 
+    def note_activity(self, shape: tuple[int, int], active: np.ndarray) -> None:
+        """Fold one event's active blocks (a bool grid) into the moving average of activity."""
+        old = self._activity.get(shape)
+        now = active.astype(np.float32)
+        if old is None or old.shape != now.shape:
+            old = np.zeros_like(now)
+        self._activity[shape] = old * np.float32(1 - ACTIVITY_RATE) + now * ACTIVITY_RATE
+        self.dirty = True
+
+    def busy(self, shape: tuple[int, int]) -> np.ndarray | None:
+        """Blocks that changed in many recent events (bool grid), or None when not known."""
+        activity = self._activity.get(shape)
+        return None if activity is None else activity > BUSY_ACTIVITY
+
     # -- persistence ----------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """The bank as an .npz (no pickles)."""
@@ -101,6 +119,8 @@ class BackgroundBank:
         for i, e in enumerate(self._entries):
             arrays[f"f{i}"] = e.frame
             arrays[f"m{i}"] = np.array([float(e.ir_on), e.time_s], dtype=np.float64)
+        for (height, width), activity in self._activity.items():
+            arrays[f"activity_{height}x{width}"] = activity
         np.savez(buf, **arrays)
         return buf.getvalue()
 
@@ -114,6 +134,10 @@ class BackgroundBank:
                 for i in range(count):
                     meta = npz[f"m{i}"]
                     bank.add(npz[f"f{i}"], ir_on=bool(meta[0]), time_s=float(meta[1]))
+                for key in npz.files:
+                    if key.startswith("activity_"):
+                        height, width = (int(v) for v in key[len("activity_") :].split("x"))
+                        bank._activity[(height, width)] = npz[key].astype(np.float32)
         except (OSError, KeyError, IndexError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise ValueError(f"background bank unreadable: {type(exc).__name__}: {exc}") from None
         bank.dirty = False

@@ -35,9 +35,8 @@ MIN_REGION_BLOCKS = 2  # the smallest coherent region that counts (2 blocks of t
 REGION_SCALE_BLOCKS = 3.0  # how fast evidence grows with the region's size
 MAX_TRACKED = 4  # regions per comparison followed through the burst (largest first)
 LINK_BLOCKS = 4.0  # regions of consecutive comparisons this close (plus their size) are linked
-STILL_SHIFT_BLOCKS = 1.0  # a track whose centroid moves less than this stays in place
-LACY_DENSITY = 0.45  # a region whose pixels changed less densely than this is lacy
-SWAYING_FACTOR = 0.4  # evidence left to a track that sways in place
+BUSY_SHARE = 0.6  # a track with more than this share of its blocks busy is in a busy area
+BUSY_FACTOR = 0.15  # evidence left to a track in a busy area
 MIN_SIDE_PX = 16  # frames smaller than this on a side are not images triage can read
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -110,15 +109,21 @@ class Triage:
         event_seq: int,
     ) -> Verdict:
         s = self.settings
+        shape = usable[0][1].shape
+        busy = self.bank.busy(shape)
         bg_maps: list[ChangeMap] = []
         if background is not None:
             bg_maps = [
-                against_background(f, background.median, background.sigma, grid)
+                against_background(f, background.median, background.sigma, grid, busy)
                 for _, f, _ in usable
             ]
         pair_maps = [
-            between_frames(usable[k - 1][1], usable[k][1], grid) for k in range(1, len(usable))
+            between_frames(usable[k - 1][1], usable[k][1], grid, busy)
+            for k in range(1, len(usable))
         ]
+        seen = [m.active for m in (bg_maps or pair_maps) if m.active is not None]
+        if seen:
+            self.bank.note_activity(shape, np.logical_or.reduce(seen))
         bg_track = _best_track(bg_maps)
         pair_track = _best_track(pair_maps)
         s_bg, s_pair = bg_track.evidence, pair_track.evidence
@@ -146,8 +151,8 @@ class Triage:
                 empty_evidence.append("whole_scene_change")
             if scattered:
                 empty_evidence.append("scattered_change")
-            if bg_track.swaying or pair_track.swaying:
-                empty_evidence.append("swaying_in_place")
+            if bg_track.busy or pair_track.busy:
+                empty_evidence.append("change_in_busy_area")
             if (bg_track.length and bg_track.length < 2 <= len(bg_maps)) or 0 < s_bg < 0.3:
                 empty_evidence.append("small_change_not_persisting")
             if background is not None and not bg_track.length:
@@ -222,7 +227,7 @@ class Track:
     shift: float = 0.0  # its largest centroid move between comparisons, in blocks
     density: float = 0.0  # mean changed share of its pixels
     evidence: float = 0.0
-    swaying: bool = False  # in place and lacy: vegetation in the wind
+    busy: bool = False  # mostly where the view changes often (vegetation, water)
 
 
 def _best_track(maps: list[ChangeMap]) -> Track:
@@ -267,10 +272,10 @@ def _track(chain: list[Region], comparisons: int) -> Track:
     evidence = _strength(blocks)
     if comparisons >= 2:
         evidence *= 0.6 + 0.4 * (len(chain) - 1) / (comparisons - 1)
-    swaying = len(chain) >= 2 and shift < STILL_SHIFT_BLOCKS and density < LACY_DENSITY
-    if swaying:
-        evidence *= SWAYING_FACTOR
-    return Track(len(chain), blocks, shift, density, evidence, swaying)
+    busy = sum(r.busy for r in chain) / len(chain) > BUSY_SHARE
+    if busy:
+        evidence *= BUSY_FACTOR
+    return Track(len(chain), blocks, shift, density, evidence, busy)
 
 
 def _close(a: Region, b: Region) -> bool:

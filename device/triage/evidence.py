@@ -36,7 +36,8 @@ class Region:
     right: int
     row: float  # centroid, in blocks
     col: float
-    density: float  # share of the region's pixels that changed (lacy vegetation: low)
+    density: float  # share of the region's pixels that changed
+    busy: float = 0.0  # share of its blocks that changed in many recent events
 
     @property
     def fill(self) -> float:
@@ -52,6 +53,7 @@ class ChangeMap:
     active_blocks: int
     regions: tuple[Region, ...]
     gain: float
+    active: np.ndarray | None = None  # the active blocks (bool grid)
 
     @property
     def largest(self) -> int:
@@ -98,6 +100,7 @@ class Grid:
         changed: np.ndarray,
         gain: float,
         shading: tuple[np.ndarray, np.ndarray] | None = None,
+        busy: np.ndarray | None = None,
     ) -> ChangeMap:
         """Pool changed pixels into blocks and find regions. With `shading` (frame, reference),
         active blocks whose change is only a local brightness change are dropped."""
@@ -111,8 +114,9 @@ class Grid:
             active = self._structural(active, *shading)
         count = int(np.count_nonzero(active))
         if count == 0:
-            return ChangeMap(share, 0, (), gain)
-        return ChangeMap(share, count, regions(active, pooled, self.block * self.block), gain)
+            return ChangeMap(share, 0, (), gain, active)
+        found = regions(active, pooled, self.block * self.block, busy)
+        return ChangeMap(share, count, found, gain, active)
 
     def _structural(
         self, active: np.ndarray, frame: np.ndarray, reference: np.ndarray
@@ -159,17 +163,23 @@ def robust_gain(frame: np.ndarray, reference: np.ndarray, keep: np.ndarray) -> f
 
 
 def against_background(
-    frame: np.ndarray, median: np.ndarray, sigma: np.ndarray, grid: Grid
+    frame: np.ndarray,
+    median: np.ndarray,
+    sigma: np.ndarray,
+    grid: Grid,
+    busy: np.ndarray | None = None,
 ) -> ChangeMap:
     """Where a frame differs from the background model by more than its per-pixel noise."""
     f = frame.astype(np.float32)
     gain = robust_gain(f, median, grid.sub_keep)
     residual = np.abs(f - median * np.float32(gain))
     changed = residual > sigma * np.float32(Z_CHANGED * max(gain, 0.25))
-    return grid.change_map(changed, gain, (f, median * np.float32(gain)))
+    return grid.change_map(changed, gain, (f, median * np.float32(gain)), busy)
 
 
-def between_frames(earlier: np.ndarray, later: np.ndarray, grid: Grid) -> ChangeMap:
+def between_frames(
+    earlier: np.ndarray, later: np.ndarray, grid: Grid, busy: np.ndarray | None = None
+) -> ChangeMap:
     """Where two frames of a burst differ by more than the difference's own noise."""
     a = earlier.astype(np.float32)
     b = later.astype(np.float32)
@@ -178,12 +188,16 @@ def between_frames(earlier: np.ndarray, later: np.ndarray, grid: Grid) -> Change
     sub = diff[::SUBSAMPLE, ::SUBSAMPLE][grid.sub_keep]
     # The median absolute difference of a mostly unchanged frame estimates its noise.
     noise = max(DIFF_NOISE_FLOOR, 1.4826 * float(np.median(sub)))
-    return grid.change_map(diff > np.float32(Z_CHANGED * noise), gain, (b, a * np.float32(gain)))
+    return grid.change_map(
+        diff > np.float32(Z_CHANGED * noise), gain, (b, a * np.float32(gain)), busy
+    )
 
 
-def regions(active: np.ndarray, changed_px: np.ndarray, block_px: int) -> tuple[Region, ...]:
+def regions(
+    active: np.ndarray, changed_px: np.ndarray, block_px: int, busy: np.ndarray | None = None
+) -> tuple[Region, ...]:
     """8-connected regions of active blocks, largest first (`changed_px`: changed pixels per
-    block, for each region's density)."""
+    block, for each region's density; `busy`: blocks that change often, for its busy share)."""
     rows, cols = active.shape
     seen = np.zeros_like(active)
     found = []
@@ -193,11 +207,13 @@ def regions(active: np.ndarray, changed_px: np.ndarray, block_px: int) -> tuple[
         seen[r0, c0] = True
         stack = [(int(r0), int(c0))]
         count, top, left, bottom, right = 0, rows, cols, 0, 0
-        row_sum = col_sum = changed = 0
+        row_sum = col_sum = changed = busy_count = 0
         while stack:
             r, c = stack.pop()
             count += 1
             changed += int(changed_px[r, c])
+            if busy is not None and busy[r, c]:
+                busy_count += 1
             row_sum += r
             col_sum += c
             top, bottom = min(top, r), max(bottom, r + 1)
@@ -221,6 +237,7 @@ def regions(active: np.ndarray, changed_px: np.ndarray, block_px: int) -> tuple[
                 row_sum / count,
                 col_sum / count,
                 changed / (count * block_px),
+                busy_count / count,
             )
         )
     found.sort(key=lambda reg: -reg.blocks)
