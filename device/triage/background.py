@@ -39,7 +39,7 @@ class BackgroundModel:
     level: float  # mean of the median image
 
 
-@dataclass
+@dataclass(eq=False)  # entries are compared by identity (their frames are arrays)
 class _Entry:
     frame: np.ndarray  # uint8 (h, w)
     ir_on: bool
