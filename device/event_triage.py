@@ -24,6 +24,9 @@ log = logging.getLogger("irbis.triage")
 
 DATA_DIR = "irbis"
 BANK_FILE = "background.npz"
+# Measures that depend on the processor, not on the frames: logged, not journaled, so the same
+# frames give the same card (the simulator's runs are reproducible byte for byte).
+WALL_TIME_MEASURES = ("triage_ms",)
 
 
 def keep_record(reason: str, **extra: Any) -> dict[str, Any]:
@@ -89,6 +92,9 @@ class EventTriage:
                 event_seq=event_seq,
             )
             record = verdict.to_record()
+            timings = {
+                k: record["measures"].pop(k) for k in WALL_TIME_MEASURES if k in record["measures"]
+            }
         except Exception as exc:  # triage must never cost an event: keep it whole
             error = f"{type(exc).__name__}: {exc}"
             log.error(
@@ -98,6 +104,19 @@ class EventTriage:
             )
             return keep_record("triage_error", error=error)
         self._save_bank(triage.bank)
+        log.info(
+            "triage",
+            extra={
+                "record": {
+                    "seq": event_seq,
+                    "source": source,
+                    "decision": record["decision"],
+                    "score": record["score"],
+                    "reasons": record["reasons"],
+                    **timings,
+                }
+            },
+        )
         return record
 
     # -- the engine and its bank ---------------------------------------------------------------

@@ -79,21 +79,25 @@ def frame(jpeg: bytes, lores: np.ndarray | None, t_s: float = 1.0) -> Frame:
 # -- storage acts on the decision -----------------------------------------------------------------
 
 
-def test_a_discarded_event_commits_no_media_but_journals_the_verdict(tmp_path, monkeypatch):
+def test_a_discarded_event_commits_no_media_but_journals_the_verdict(tmp_path, monkeypatch, caplog):
     rig = make_rig(tmp_path)
     with_triage(rig, tmp_path)
+    measures = {"x": 1.0, "triage_ms": 4.25}
     calls = force(
         monkeypatch,
-        Verdict(
-            "discard", 0.04, ("no_change_against_background",), best_frame=2, measures={"x": 1}
-        ),
+        Verdict("discard", 0.04, ("no_change_against_background",), 2, measures=measures),
     )
-    rec = one_event(rig)
+    with caplog.at_level(logging.INFO, logger="irbis.triage"):
+        rec = one_event(rig)
     assert rec["media"] == [] and card_jpegs(rig) == []
     v = rec["verdict"]
     assert v["decision"] == "discard" and v["score"] == 0.04
     assert v["reasons"] == ["no_change_against_background"]
-    assert v["best_frame"] == 2 and v["audit"] is False and v["measures"] == {"x": 1}
+    assert v["best_frame"] == 2 and v["audit"] is False
+    # the processor's timing is logged, not journaled: the same frames give the same card
+    assert v["measures"] == {"x": 1.0}
+    (line,) = [r for r in caplog.records if r.getMessage() == "triage"]
+    assert line.record["triage_ms"] == 4.25 and line.record["decision"] == "discard"  # type: ignore[attr-defined]
     assert rec["status"] == "ok"
     # triage saw the burst's three low-resolution frames, as a motion event
     (call,) = calls
