@@ -11,7 +11,7 @@ import hashlib
 import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +172,19 @@ class SimPowerMonitor:
         return PowerReading(ledger.pack_v(), ledger.current_ma(), ledger.temperature_c())
 
 
+@dataclass(frozen=True)
+class EventTruth:
+    """What one event's frames showed (noted when triage sees the burst, so also for events
+    whose media triage discarded): animal passes in frame, and for an event without one the
+    likely cause: a false trigger's kind in view ('wind', 'light', 'snow'), an animal that was
+    in front of the PIR but not in frame ('animal_out_of_frame'), or 'nothing_in_view'."""
+
+    source: str
+    animals: tuple[int, ...]
+    cause: str
+    frame_times_s: tuple[float, ...]  # each frame's exposure start
+
+
 class RailCut(BaseException):
     """The supervisor cut the Pi's rail under running software (watchdog, timeouts): the Pi's
     memory is gone mid-instruction; only what reached the card survives."""
@@ -243,6 +256,7 @@ class Bench:
             seed,
         )
         self.truth_by_sha256: dict[str, tuple[float, list[int]]] = {}
+        self.truth_by_seq: dict[int, EventTruth] = {}  # a number reused after a cut: the last
         # One encoder thread: results are the same bytes whatever the timing (deterministic).
         self.encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-jpeg")
         self.faults_injected: dict[str, int] = {}
@@ -363,6 +377,29 @@ class Bench:
         self.truth_by_sha256[hashlib.sha256(jpeg).hexdigest()] = (t_s, animals_in_frame)
         return jpeg
 
+    def note_event(self, event_seq: int, source: str, frame_times_s: list[float]) -> EventTruth:
+        """Note what a burst's frames (their exposure starts) showed, under the event's number."""
+        animals: set[int] = set()
+        false_kinds: set[str] = set()
+        animal_nearby = False
+        for t_s in frame_times_s:
+            for p in self.world.passes_at(t_s):
+                if p.in_frame_at(t_s):
+                    animals.add(p.id)
+                elif p.kind == "animal":
+                    animal_nearby = True
+                else:
+                    false_kinds.add(p.kind)
+        if animals:
+            cause = "animal"
+        elif false_kinds:
+            cause = "+".join(sorted(false_kinds))
+        else:
+            cause = "animal_out_of_frame" if animal_nearby else "nothing_in_view"
+        truth = EventTruth(source, tuple(sorted(animals)), cause, tuple(frame_times_s))
+        self.truth_by_seq[event_seq] = truth
+        return truth
+
     def close(self) -> None:
         self.encoder.shutdown(wait=True)
 
@@ -414,6 +451,7 @@ def open_hardware(config: TrapConfig, clock: Clock) -> Hardware:
 
 __all__ = [
     "Bench",
+    "EventTruth",
     "PiHung",
     "RailCut",
     "SimCamera",

@@ -1,7 +1,9 @@
 """metrics.json of a run (keys as in DESIGN.md §6), from the card and the bench's ground truth.
 
 The card is read as a host tool would read it (the journal and the media), and compared with
-the world: which animal passes appear in committed frames, which trap events show nothing.
+the world: which animal passes each event's frames showed (the bench's truth by event number,
+noted when triage saw the burst, so discarded events count too; else by the media's hashes),
+which trap events showed nothing, and what triage decided for each (sim/triage_metrics.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from device.power.energy_model import PACK_NOMINAL_V
 from device.storage import layout
 from device.storage.journal import scan
 from sim.runner import RunResult
+from sim.triage_metrics import TriageTally
 
 
 def deployment_roots(result: RunResult) -> list[Path]:
@@ -85,12 +88,13 @@ def collect(result: RunResult) -> dict[str, Any]:
     journals = [(root, read_journal(root)) for root in deployment_roots(result)]
     truth = bench.truth_by_sha256
     passes = {p.id: p for p in bench.world.passes}
+    tally = TriageTally(passes)
     end_s = result.days * 86400.0
 
     # -- events on the card, and what they show ----------------------------------------------
     decisions: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
-    animals_committed: set[int] = set()
+    animals_captured: set[int] = set()
     animals_kept: set[int] = set()
     false_events = false_discarded = capture_failed = 0
     missing = corrupt = media_files = bytes_written = not_captured = buffered = 0
@@ -109,7 +113,7 @@ def collect(result: RunResult) -> dict[str, Any]:
     for deployment_root, rec, gone in events:
         by_source[rec["source"]] += 1
         buffered += bool(rec.get("buffered"))
-        decision = rec.get("verdict", {}).get("decision", "keep")
+        decision = (rec.get("verdict") or {}).get("decision", "keep")
         if rec["status"] == "capture_failed":
             capture_failed += 1
         elif rec["status"] in ("not_captured", "not_saved"):
@@ -137,7 +141,12 @@ def collect(result: RunResult) -> dict[str, Any]:
             if t_s is not None:
                 event_times_s.append(t_s)
             shown.update(in_frame)
-        animals_committed |= shown
+        seen = bench.truth_by_seq.get(rec["seq"]) if rec["status"] in ("ok", "partial") else None
+        if seen is not None:  # what the frames showed, whatever triage let reach the card
+            shown = set(seen.animals)
+            event_times_s.extend(seen.frame_times_s)
+        tally.add(rec, seen)
+        animals_captured |= shown
         if decision == "keep":
             animals_kept |= shown
         if rec["source"] in MOTION_SOURCES and rec["status"] != "capture_failed" and not shown:
@@ -210,7 +219,7 @@ def collect(result: RunResult) -> dict[str, Any]:
         "ground_truth": {
             "animal_events": len(animal_passes),
             "animal_events_pir_seen": sum(p.pir_seen for p in animal_passes),
-            "animal_events_captured": len(animals_committed),
+            "animal_events_captured": len(animals_captured),
             "animal_events_kept": len(animals_kept),
             "snow_leopard_events": len(leopards),
             "snow_leopard_events_kept": sum(p.id in animals_kept for p in leopards),
@@ -218,6 +227,7 @@ def collect(result: RunResult) -> dict[str, Any]:
             "false_events": false_events,
             "false_events_discarded": false_discarded,
         },
+        "triage": tally.to_json(),
         "latency_s": {
             "trigger_to_first_frame": _percentiles(latency["all"]),
             "cold_start": _percentiles(latency["wake"]),

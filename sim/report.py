@@ -21,10 +21,12 @@ def summary(m: dict[str, Any]) -> str:
         f"thumbnail-only, {ev['discarded']} discarded), {ev['capture_failed']} capture failures, "
         f"{tr['timelapse_shots']} time-lapse shots",
         f"  animals: {gt['animal_events']} passes, {gt['animal_events_pir_seen']} seen by the "
-        f"PIR, {gt['animal_events_captured']} on the card; snow leopards "
+        f"PIR, {gt['animal_events_captured']} captured, {gt['animal_events_kept']} kept whole; "
+        f"snow leopards "
         f"{gt['snow_leopard_events_kept']}/{gt['snow_leopard_events']}",
-        f"  false triggers: {gt['false_events']} empty events on the card, "
-        f"{gt['false_events_discarded']} discarded (triage not in the loop yet)",
+        f"  false triggers: {gt['false_events']} empty events, "
+        f"{gt['false_events_discarded']} of them discarded",
+        *_triage_lines(m["triage"]),
         f"  latency trigger->first frame: p50 {_s(lat['p50'])}, p95 {_s(lat['p95'])}, "
         f"max {_s(lat['max'])} (cold starts p50 {_s(cold['p50'])})",
         f"  energy: {en['consumed_wh']:.2f} Wh of {en['pack_wh_start']:.1f} Wh usable "
@@ -41,6 +43,27 @@ def summary(m: dict[str, Any]) -> str:
         f"{loss['committed_media_corrupt']} corrupt",
     ]
     return "\n".join(lines)
+
+
+def _triage_lines(t: dict[str, Any]) -> list[str]:
+    """Triage's decisions against the truth: animals kept, empty events thrown away."""
+    return [
+        f"  triage ({t['judged_events']} events judged): animal events {_kts(t['animal_events'])}"
+        f" ({t['animal_events_missed']} missed: {t['animal_passes_not_kept']} passes with no "
+        f"kept event, {t['snow_leopard_passes_not_kept']} snow leopards)",
+        f"    empty events {_kts(t['false_events'])}; by cause: "
+        + (", ".join(f"{k} {_kts(v)}" for k, v in t["false_events_by_cause"].items()) or "none"),
+        f"    {t['audit_thumbnails']} audit thumbnails of {t['audited_discards']} audited "
+        f"discards, {t['thumbnail_errors']} thumbnail errors; time-lapse {_kts(t['timelapse'])}",
+    ]
+
+
+def _kts(by_decision: dict[str, int]) -> str:
+    """keep/thumbnail/discard counts as 'k kept / t thumbnail / d discarded'."""
+    return (
+        f"{by_decision.get('keep', 0)} kept / {by_decision.get('thumbnail', 0)} thumbnail / "
+        f"{by_decision.get('discard', 0)} discarded"
+    )
 
 
 def _exhausted(en: dict[str, Any]) -> str:

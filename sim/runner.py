@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from device import log as device_log
+from device.capture import Burst
 from device.config import TrapConfig
+from device.event_triage import EventTriage
 from device.hal.interfaces import Hardware
 from device.hal.supervisor_link import SupervisorClient
 from device.power.manager import PowerManager
 from device.storage.manager import Storage
-from device.trap import Trap
+from device.trap import Trap, TriageHook
 from sim.card import SimCardIO
 from sim.clock import VirtualClock
 from sim.hardware import Bench, PiHung, RailCut
@@ -110,7 +112,9 @@ def _one_boot(
         storage = Storage(config, clock, hardware.card, bench.card.io, data_io)
         storage.open()
         power = PowerManager(config, clock, data_io.root, data_io)
-        trap = Trap(power.start(hardware.link), clock, hardware, storage, power=power)
+        run_config = power.start(hardware.link)
+        triage = _noting_truth(bench, EventTriage(run_config, data_io.root, data_io))
+        trap = Trap(run_config, clock, hardware, storage, triage=triage, power=power)
         trap.start()
         bench.trap_running = True
         if bench.hang_pending:
@@ -137,6 +141,17 @@ def _one_boot(
     except RailCut:
         _power_lost(bench, data_io, trap, hardware)
         return "cut"
+
+
+def _noting_truth(bench: Bench, triage: TriageHook) -> TriageHook:
+    """The trap's triage, with the bench noting what each burst showed under the event's
+    number first: a discarded event leaves no media on the card to match the truth by."""
+
+    def hook(burst: Burst, source: str, event_seq: int, time_utc_s: float) -> dict:
+        bench.note_event(event_seq, source, [f.meta.monotonic_s for f in burst.frames])
+        return triage(burst, source, event_seq, time_utc_s)
+
+    return hook
 
 
 def _power_lost(
