@@ -430,3 +430,13 @@ def test_real_data_replays_with_the_expected_sequences(tmp_path):
     verdicts = list(csv.DictReader(io.StringIO((tmp_path / "out" / "verdicts.csv").read_text())))
     assert len(verdicts) == 190
     assert all(math.isfinite(float(v["triage_ms"])) for v in verdicts)
+    # The goals on the real bursts: recall >= 0.98 while rejecting at least half of
+    # the empty events, and better recall than both baselines at the same rejection.
+    overall = metrics["overall"]
+    assert overall["recall"] >= 0.98 and overall["rejection"] >= 0.5
+    for name in ("naive", "mog2"):
+        at_target = metrics["baselines"][name]["at_target"]
+        assert at_target["rejection"] >= overall["rejection"]
+        assert at_target["recall"] < overall["recall"]
+    # Nothing apart was discarded: a single frame with no background is kept.
+    assert all(v["decision"] == "keep" for v in verdicts if v["category"] != "evaluated")
