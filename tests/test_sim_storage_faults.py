@@ -55,7 +55,12 @@ def test_a_full_card_stops_capture_and_still_counts_triggers(tmp_path):
     recs = events(out / "card" / "irbis" / DEP)
     not_captured = [r for r in recs if r["status"] == "not_captured"]
     assert not_captured and all(r["media"] == [] for r in not_captured)
-    assert m["storage"]["evicted_files"] == 0  # nothing scored: triage is not in the loop
+    # outside ring mode only what triage judged of little value may go (thumbnails of empty
+    # or discarded events, low scores); then capture stops
+    journal = scan(out / "card" / "irbis" / DEP / "journal.jsonl").records
+    evictions = [r for r in journal if r["kind"] == "evict"]
+    assert sum(len(r["files"]) for r in evictions) == m["storage"]["evicted_files"]
+    assert {r["reason"] for r in evictions} <= {"thumb_of_discarded", "empty_verdict", "low_score"}
     assert_nothing_lost(m)
 
 
