@@ -132,16 +132,7 @@ class EventTriage:
         """The bank the last boot saved; an empty one (logged) when missing or unreadable."""
         from device.triage import BackgroundBank
 
-        try:
-            return BackgroundBank.from_bytes(self.io.read(self.bank_path), per_light)
-        except FileNotFoundError:
-            return BackgroundBank(per_light)
-        except (OSError, ValueError) as exc:
-            log.warning(
-                "background bank not loaded; starting empty",
-                extra={"record": {"path": str(self.bank_path), "error": str(exc)}},
-            )
-            return BackgroundBank(per_light)
+        return BackgroundBank.load(self.bank_path, per_light, read=self.io.read)
 
     def _save_bank(self, bank: BackgroundBank) -> None:
         """Write the bank if triage changed it. A failure is logged (the bank stays dirty and

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,10 +145,13 @@ class BackgroundBank:
         return bank
 
     @classmethod
-    def load(cls, path: Path, per_light: int = 8) -> BackgroundBank:
-        """The bank saved at `path`; an empty bank (logged) when it is missing or unreadable."""
+    def load(
+        cls, path: Path, per_light: int = 8, read: Callable[[Path], bytes] = Path.read_bytes
+    ) -> BackgroundBank:
+        """The bank saved at `path` (read with `read`: the trap passes its card IO's); an empty
+        bank (logged) when it is missing or unreadable."""
         try:
-            return cls.from_bytes(path.read_bytes(), per_light)
+            return cls.from_bytes(read(path), per_light)
         except FileNotFoundError:
             return cls(per_light)
         except (OSError, ValueError) as exc:

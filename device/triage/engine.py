@@ -295,7 +295,9 @@ def _best_frame(
     for k in range(len(usable)):
         own = [bg_maps[k]] if bg_maps else []
         own += [pair_maps[j] for j in (k - 1, k) if 0 <= j < len(pair_maps)]
-        best_region = max((m.regions[0] for m in own if _coherent(m)), default=None, key=_blocks)
+        best_region = max(
+            (m.regions[0] for m in own if _coherent(m)), default=None, key=lambda r: r.blocks
+        )
         sizes.append(best_region)
     largest = max((r.blocks for r in sizes if r is not None), default=0)
     candidates = []
@@ -311,10 +313,6 @@ def _best_frame(
         candidates.append((sharpness(window), index))
     value, index = max(candidates)
     return index + 1, value
-
-
-def _blocks(region: object) -> int:
-    return getattr(region, "blocks", 0)
 
 
 def _readable(

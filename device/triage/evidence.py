@@ -39,11 +39,6 @@ class Region:
     density: float  # share of the region's pixels that changed
     busy: float = 0.0  # share of its blocks that changed in many recent events
 
-    @property
-    def fill(self) -> float:
-        """Share of its bounding box that the region covers (compactness)."""
-        return self.blocks / ((self.bottom - self.top) * (self.right - self.left))
-
 
 @dataclass(frozen=True)
 class ChangeMap:

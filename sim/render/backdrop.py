@@ -16,7 +16,6 @@ background is an empty photo (uint8 RGB at the main-stream size) instead of the 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,16 +25,13 @@ from sim.render.expose import IR_MEAN_LEVEL, Exposure, look_for
 from sim.render.fields import fractal_noise, smoothstep
 from sim.render.landscape import ir_beam
 from sim.render.pixels import luma, pack, to_uint8, unpack
-from sim.render.snow import draw_snow, make_snow_bank
+from sim.render.scene import animals_of, finish, sway_of
+from sim.render.snow import make_snow_bank
 from sim.render.types import (
     Actor,
-    Animal,
     Light,
-    LightChange,
     Rendered,
     SceneSpec,
-    Snowfall,
-    Wind,
 )
 
 REFERENCE_IR_SCALE = 730.0  # a painted scene's typical IR scale: animals as bright as in `Scene`
@@ -97,22 +93,15 @@ class BackdropScene:
         look = look_for(light)
         base = self._base_ir if look.infrared else self._base_rgbx
         canvas = base.copy()
-        sway = sum(
-            float(a.strength) * math.sin(float(a.phase)) for a in actors if isinstance(a, Wind)
-        )
+        sway = sway_of(actors)
         if sway != 0.0:
             _shift_rows(canvas[self._wind_top :], base[self._wind_top :], self._wind_px * sway)
         w, h = self._spec.width, self._spec.height
-        animals = sorted((a for a in actors if isinstance(a, Animal)), key=lambda a: a.length_frac)
-        for animal in animals:
+        for animal in animals_of(actors):
             placement = self._animals.place(animal, w, h)
             if placement is not None:
                 self._animals.draw(canvas, animal, placement, look)
-        for snow in actors:
-            if isinstance(snow, Snowfall):
-                draw_snow(canvas, self._snow, snow, look.infrared)
-        changes = [a for a in actors if isinstance(a, LightChange)]
-        return self._exposure.develop(canvas, look, changes, rng)
+        return finish(canvas, actors, look, self._snow, self._exposure, rng)
 
 
 def _ir_levels(photo_rgb: np.ndarray, infrared_photo: bool) -> np.ndarray:

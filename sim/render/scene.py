@@ -11,7 +11,7 @@ from sim.render.animal import AnimalPainter, Placement
 from sim.render.expose import IR_MEAN_LEVEL, Exposure, Look, look_for
 from sim.render.landscape import ir_beam, ir_illumination, paint_landscape
 from sim.render.pixels import pack, to_uint8, unpack
-from sim.render.snow import draw_snow, make_snow_bank
+from sim.render.snow import SnowBank, draw_snow, make_snow_bank
 from sim.render.sway import SwaySprite, build_sway_sprites, paste_sway
 from sim.render.types import (
     Actor,
@@ -68,17 +68,9 @@ class Scene:
     def render(self, light: Light, actors: Sequence[Actor], rng: np.random.Generator) -> Rendered:
         """One frame of the view under `light` with `actors`; sensor noise drawn from `rng`."""
         look = look_for(light)
-        animals = sorted((a for a in actors if isinstance(a, Animal)), key=lambda a: a.length_frac)
-        sway = sum(
-            float(a.strength) * math.sin(float(a.phase)) for a in actors if isinstance(a, Wind)
-        )
         canvas = (self._base_ir if look.infrared else self._base_rgbx).copy()
-        self._draw_layers(canvas, animals, sway, look)
-        for snow in actors:
-            if isinstance(snow, Snowfall):
-                draw_snow(canvas, self._snow, snow, look.infrared)
-        changes = [a for a in actors if isinstance(a, LightChange)]
-        return self._exposure.develop(canvas, look, changes, rng)
+        self._draw_layers(canvas, animals_of(actors), sway_of(actors), look)
+        return finish(canvas, actors, look, self._snow, self._exposure, rng)
 
     def _draw_layers(
         self, canvas: np.ndarray, animals: list[Animal], sway: float, look: Look
@@ -102,6 +94,32 @@ class Scene:
         for sprite in self._sway:
             if sway != 0.0 or any(_overlaps(p, sprite) for _, p in placed):
                 paste_sway(canvas, sprite, sway, look.infrared)
+
+
+def animals_of(actors: Sequence[Actor]) -> list[Animal]:
+    """The animals among the actors, smallest first (nearer ones are drawn over farther)."""
+    return sorted((a for a in actors if isinstance(a, Animal)), key=lambda a: a.length_frac)
+
+
+def sway_of(actors: Sequence[Actor]) -> float:
+    """How far the wind bends things at this instant: the sum of strength * sin(phase)."""
+    return sum(float(a.strength) * math.sin(float(a.phase)) for a in actors if isinstance(a, Wind))
+
+
+def finish(
+    canvas: np.ndarray,
+    actors: Sequence[Actor],
+    look: Look,
+    snow_bank: SnowBank,
+    exposure: Exposure,
+    rng: np.random.Generator,
+) -> Rendered:
+    """The last steps of every view: falling snow over everything, then light and exposure."""
+    for snow in actors:
+        if isinstance(snow, Snowfall):
+            draw_snow(canvas, snow_bank, snow, look.infrared)
+    changes = [a for a in actors if isinstance(a, LightChange)]
+    return exposure.develop(canvas, look, changes, rng)
 
 
 def _overlaps(placement: Placement, sprite: SwaySprite) -> bool:
