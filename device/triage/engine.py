@@ -111,15 +111,16 @@ class Triage:
         s = self.settings
         shape = usable[0][1].shape
         busy = self.bank.busy(shape)
+        prepared = [grid.prepare(f) for _, f, _ in usable]
         bg_maps: list[ChangeMap] = []
         if background is not None:
+            reference = grid.prepare(background.median)
             bg_maps = [
-                against_background(f, background.median, background.sigma, grid, busy)
-                for _, f, _ in usable
+                against_background(p, reference, background.sigma, grid, busy) for p in prepared
             ]
         pair_maps = [
-            between_frames(usable[k - 1][1], usable[k][1], grid, busy)
-            for k in range(1, len(usable))
+            between_frames(prepared[k - 1], prepared[k], grid, busy)
+            for k in range(1, len(prepared))
         ]
         seen = [m.active for m in (bg_maps or pair_maps) if m.active is not None]
         if seen:
