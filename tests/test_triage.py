@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from device.triage import DECISIONS, BackgroundBank, Triage, TriageSettings
+from device.triage.engine import _best_track
+from device.triage.evidence import ChangeMap, Region
 
 H, W = 240, 320
 
@@ -159,6 +161,38 @@ def test_audit_share_keeps_a_fixed_sample_of_discards() -> None:
         picked.append(audited)
     assert picked[0] == 0 and picked[2] == 40
     assert 4 <= picked[1] <= 16
+
+
+def _region(blocks: int, col: float, row: float = 15.0) -> Region:
+    return Region(blocks, int(row), int(col), int(row) + 1, int(col) + blocks, row, col, 0.5)
+
+
+def _maps(*found: tuple[Region, ...]) -> list[ChangeMap]:
+    return [
+        ChangeMap(0.01, sum(r.blocks for r in f), f, 1.0, sizes=tuple(r.blocks for r in f))
+        for f in found
+    ]
+
+
+def test_a_small_region_that_moves_on_is_corroborated_by_each_sighting() -> None:
+    """A distant or camouflaged animal: three blocks in each comparison, a block further on each
+    time. Every new sighting adds to its evidence; about the same blocks at the same place
+    again (something in the middle frame only, seen by both differences) do not."""
+    moving = _best_track(_maps((_region(3, 10.0),), (_region(3, 11.0),)))
+    repeated = _best_track(_maps((_region(3, 10.0),), (_region(3, 10.2),)))
+    assert moving.length == repeated.length == 2
+    assert moving.evidence >= TriageSettings().keep_from > repeated.evidence
+    once = _best_track(_maps((_region(3, 10.0),)))
+    assert repeated.evidence == pytest.approx(once.evidence)  # seen twice, counted once
+
+
+def test_a_one_block_sighting_continues_the_track_of_an_animal_coming_into_view() -> None:
+    """An animal walking in at the frame's edge: one block, then two, then three."""
+    entering = _best_track(_maps((_region(1, 39.0),), (_region(2, 38.5),), (_region(3, 38.0),)))
+    assert entering.length == 3 and entering.blocks == 3
+    alone = _best_track(_maps((), (), (_region(3, 38.0),)))
+    assert entering.evidence > alone.evidence
+    assert _best_track(_maps((_region(1, 39.0),), (), ())).evidence == 0.0  # one block: nothing
 
 
 def test_busy_blocks_weaken_change_that_recurs_in_place() -> None:

@@ -31,8 +31,11 @@ from device.triage.evidence import ChangeMap, Grid, Region, against_background, 
 from device.triage.quality import Quality, assess, sharpness
 from device.triage.verdict import TriageSettings, Verdict
 
-MIN_REGION_BLOCKS = 2  # the smallest coherent region that counts (2 blocks of the 40-wide grid)
+MIN_REGION_BLOCKS = 2  # the smallest region that counts as evidence (2 blocks of the 40-wide grid)
 REGION_SCALE_BLOCKS = 3.0  # how fast evidence grows with the region's size
+CORROBORATION = 0.5  # weight of a track's other sightings, in blocks, beside its largest region
+MOVED_BLOCKS = 0.75  # a region this far from the one before it in a track is a new sighting
+RESIZED = 0.5  # ... and so is one that grew or shrank by this share of the larger of the two
 MAX_TRACKED = 4  # regions per comparison followed through the burst (largest first)
 LINK_BLOCKS = 4.0  # regions of consecutive comparisons this close (plus their size) are linked
 BUSY_SHARE = 0.6  # a track with more than this share of its blocks busy is in a busy area
@@ -207,13 +210,14 @@ class Triage:
 
 
 def _coherent(m: ChangeMap) -> int:
-    """The largest region's size in blocks when it counts as evidence, else 0."""
-    if m.whole_scene or m.scattered(MIN_REGION_BLOCKS) or m.largest < MIN_REGION_BLOCKS:
+    """The largest region's size in blocks when the map's regions can be followed (neither a
+    whole-scene change nor scattered change), else 0."""
+    if m.whole_scene or m.scattered(MIN_REGION_BLOCKS):
         return 0
     return m.largest
 
 
-def _strength(blocks: int) -> float:
+def _strength(blocks: float) -> float:
     if blocks < MIN_REGION_BLOCKS:
         return 0.0
     return 1 - math.exp(-(blocks - 1) / REGION_SCALE_BLOCKS)
@@ -232,19 +236,17 @@ class Track:
 
 
 def _best_track(maps: list[ChangeMap]) -> Track:
-    """The strongest track of coherent regions through the comparisons of one kind.
+    """The strongest track of regions through the comparisons of one kind (against the
+    background, or between frames).
 
-    Regions of consecutive comparisons are linked when their centroids are close. Evidence
-    grows with the region's size; with several comparisons it grows with how many the region
-    persists through (something that shows once in a burst of three is weak: a snowflake). A
-    track that stays in place with lacy change is vegetation swaying, which counts little.
+    Regions of consecutive comparisons are linked when their centroids are close; a region of
+    one block may continue a track (a camouflaged or distant animal shows only in part in some
+    frames). Evidence grows with the track's largest region, with the other sightings that
+    corroborate it, and with how many comparisons it persists through (something that shows
+    once in a burst of three is weak: a snowflake). A track mostly in busy blocks (where recent
+    events changed: vegetation, water) counts little.
     """
-    per_map = [
-        [r for r in m.regions[:MAX_TRACKED] if r.blocks >= MIN_REGION_BLOCKS]
-        if _coherent(m)
-        else []
-        for m in maps
-    ]
+    per_map = [list(m.regions[:MAX_TRACKED]) if _coherent(m) else [] for m in maps]
     chains: list[list[Region]] = []
     open_chains: list[list[Region]] = []
     for found in per_map:
@@ -264,19 +266,31 @@ def _best_track(maps: list[ChangeMap]) -> Track:
 
 
 def _track(chain: list[Region], comparisons: int) -> Track:
+    """What one chain of linked regions is worth.
+
+    Besides its largest region, the other sightings add CORROBORATION times their blocks. A
+    sighting counts only when it differs from the one before (it moved, or grew or shrank by
+    half): about the same blocks again are the same thing seen twice. Something in the middle
+    frame alone shows in both differences between frames at the same place; a change that
+    stays put against the background (a branch that fell, snow that settled) shows in every
+    frame.
+    """
     blocks = max(r.blocks for r in chain)
-    shift = max(
-        (math.hypot(a.row - b.row, a.col - b.col) for a, b in itertools.pairwise(chain)),
-        default=0.0,
-    )
+    moves = [math.hypot(a.row - b.row, a.col - b.col) for a, b in itertools.pairwise(chain)]
     density = sum(r.density for r in chain) / len(chain)
-    evidence = _strength(blocks)
+    sightings = [chain[0]] + [
+        b
+        for (a, b), move in zip(itertools.pairwise(chain), moves, strict=True)
+        if move >= MOVED_BLOCKS or abs(b.blocks - a.blocks) >= RESIZED * max(a.blocks, b.blocks)
+    ]
+    others = sum(r.blocks for r in sightings) - max(r.blocks for r in sightings)
+    evidence = _strength(blocks + CORROBORATION * others)
     if comparisons >= 2:
         evidence *= 0.6 + 0.4 * (len(chain) - 1) / (comparisons - 1)
     busy = sum(r.busy for r in chain) / len(chain) > BUSY_SHARE
     if busy:
         evidence *= BUSY_FACTOR
-    return Track(len(chain), blocks, shift, density, evidence, busy)
+    return Track(len(chain), blocks, max(moves, default=0.0), density, evidence, busy)
 
 
 def _close(a: Region, b: Region) -> bool:

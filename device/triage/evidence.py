@@ -4,10 +4,11 @@ and whether that difference forms coherent regions.
 Frames are cast to float32 before subtracting (uint8 differences wrap around). A comparison is
 first matched for brightness (one robust gain: the ratio of the medians of a subsample of the
 unmasked pixels), so a cloud or the sun moving changes little; what still changes over more
-than half the frame is a whole-scene change (a light switch, IR switching, the camera knocked). Changed pixels are pooled into blocks on a
-grid about 40 blocks wide; a block is active when a good share of its pixels changed. Active
-blocks that touch (8-connected, labelled with scipy.ndimage) form regions: an animal is one or
-a few compact regions, wind in grass or falling snow is many small ones spread over the frame.
+than half the frame is a whole-scene change (a light switch, IR switching, the camera knocked).
+Changed pixels are pooled into blocks on a grid about 40 blocks wide; a block is active when a
+good share of its pixels changed. Active blocks that touch (8-connected, labelled with
+scipy.ndimage) form regions: an animal is one or a few compact regions, wind in grass or
+falling snow is many small ones spread over the frame.
 """
 
 from __future__ import annotations
