@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -224,11 +226,13 @@ def test_bank_keeps_lights_apart_and_round_trips(tmp_path) -> None:
     assert len(bank) == 3  # the oldest day frame made room
     assert bank.model((H, W), ir_on=True, level=30) is not None
     assert bank.model((100, 100), ir_on=False, level=30) is None
+    bank.add(day[::2, ::2].copy(), ir_on=False, time_s=5)  # another lores size: its own light
     bank.note_activity((H, W), np.ones((30, 40), bool))
     path = tmp_path / "background.npz"
     path.write_bytes(bank.to_bytes())
     again = BackgroundBank.load(path, per_light=2)
-    assert len(again) == 3 and not again.dirty
+    assert len(again) == 4 and not again.dirty
+    assert again.model((H // 2, W // 2), ir_on=False, level=float(day.mean())) is not None
     model = again.model((H, W), ir_on=False, level=float(day.mean()))
     assert model is not None and np.array_equal(model.median, day.astype(np.float32))
     assert again.busy((H, W)) is not None
@@ -236,6 +240,10 @@ def test_bank_keeps_lights_apart_and_round_trips(tmp_path) -> None:
     assert len(BackgroundBank.load(path)) == 0
     with pytest.raises(ValueError, match="background bank unreadable"):
         BackgroundBank.from_bytes(b"\x00" * 10)
+    buf = io.BytesIO()
+    np.savez(buf, frames_4x4=np.zeros((2, 4, 4), np.uint8), meta_4x4=np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="frames_4x4"):
+        BackgroundBank.from_bytes(buf.getvalue())
 
 
 def test_settings_refuse_bad_values() -> None:

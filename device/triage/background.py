@@ -114,12 +114,18 @@ class BackgroundBank:
 
     # -- persistence ----------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        """The bank as an .npz (no pickles)."""
+        """The bank as an .npz (no pickles): per frame size, the frames stacked (n, h, w) with
+        their IR state and time (n, 2), and the activity grid. A few members, not two per
+        frame: reading a member of an .npz costs about 0.15 ms, and gated mode reads the bank
+        at every boot."""
         buf = io.BytesIO()
         arrays: dict[str, np.ndarray] = {}
-        for i, e in enumerate(self._entries):
-            arrays[f"f{i}"] = e.frame
-            arrays[f"m{i}"] = np.array([float(e.ir_on), e.time_s], dtype=np.float64)
+        for height, width in sorted({e.frame.shape for e in self._entries}):
+            same = [e for e in self._entries if e.frame.shape == (height, width)]
+            arrays[f"frames_{height}x{width}"] = np.stack([e.frame for e in same])
+            arrays[f"meta_{height}x{width}"] = np.array(
+                [[float(e.ir_on), e.time_s] for e in same], dtype=np.float64
+            )
         for (height, width), activity in self._activity.items():
             arrays[f"activity_{height}x{width}"] = activity
         np.savez(buf, **arrays)
@@ -131,13 +137,17 @@ class BackgroundBank:
         bank = cls(per_light)
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                count = sum(1 for k in npz.files if k.startswith("f"))
-                for i in range(count):
-                    meta = npz[f"m{i}"]
-                    bank.add(npz[f"f{i}"], ir_on=bool(meta[0]), time_s=float(meta[1]))
                 for key in npz.files:
-                    if key.startswith("activity_"):
-                        height, width = (int(v) for v in key[len("activity_") :].split("x"))
+                    kind, _, size = key.partition("_")
+                    if kind == "frames":
+                        meta = npz[f"meta_{size}"]
+                        frames = npz[key]
+                        if frames.ndim != 3 or meta.shape != (len(frames), 2):
+                            raise ValueError(f"{key}: {frames.shape} frames, {meta.shape} meta")
+                        for frame, (ir_on, time_s) in zip(frames, meta, strict=True):
+                            bank.add(frame, ir_on=bool(ir_on), time_s=float(time_s))
+                    elif kind == "activity":
+                        height, width = (int(v) for v in size.split("x"))
                         bank._activity[(height, width)] = npz[key].astype(np.float32)
         except (OSError, KeyError, IndexError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise ValueError(f"background bank unreadable: {type(exc).__name__}: {exc}") from None
