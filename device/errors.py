@@ -36,11 +36,3 @@ class CameraTimeout(CameraError, TimeoutError):
 
 class CardError(TrapError, OSError):
     """The card is missing, read-only or failing."""
-
-
-class TrapWarning(UserWarning):
-    """Root of the warnings for degraded running (the trap goes on)."""
-
-
-class PirStuckWarning(TrapWarning):
-    """The PIR has been high for longer than a real animal pass."""

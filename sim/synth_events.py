@@ -25,7 +25,6 @@ import numpy as np
 from sim.render import Actor, Animal, Light, LightChange, Snowfall, Wind, animal_window
 
 KINDS = ("animal", "wind", "light", "snow")
-FALSE_TRIGGER_KINDS = ("wind", "light", "snow")
 FRAMES_PER_BURST = 3
 FRAME_INTERVAL_S = 0.5
 ANIMAL_SIZE_FRAC = (0.05, 0.4)  # body length (without head and tail), fraction of the width

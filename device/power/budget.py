@@ -113,7 +113,7 @@ def daily_charge_mas(
     out = dict.fromkeys(STATES, 0.0)
     if config.mode == "gated":
         out["standby"] = c.standby_ma * DAY_S
-    else:  # the Pi idles all day with the supervisor awake (energy_model.always_on_j_per_day)
+    else:  # the Pi idles all day with the supervisor awake
         out["idle"] = c.idle_ma * DAY_S
         out["supervisor"] = c.supervisor_awake_ma * DAY_S
     night_n = rates.motion_events_per_day * rates.night_share

@@ -45,7 +45,6 @@ class Timings:
     """How long the Pi spends in each state of one event (FIELD.md §3; optimised image)."""
 
     boot_s: float = 3.5  # rail on to user code
-    process_start_s: float = 0.2  # Python start to armed (bench: start_to_armed)
     camera_start_s: float = 0.5  # stored exposure, fixed focus
     frame_s: float = 0.05  # one exposure + readout (the IR strobe lasts this long)
     work_s: float = 0.3  # triage and the commit, camera off
@@ -99,14 +98,3 @@ def event_energy_j(
 ) -> float:
     """Energy at the pack for one event (J)."""
     return sum(event_charge_mas(shape, currents, timings).values()) / 1000.0 * pack_v
-
-
-def standby_j_per_day(currents: Currents | None = None, pack_v: float = PACK_NOMINAL_V) -> float:
-    c = currents or Currents()
-    return c.standby_ma * DAY_S / 1000.0 * pack_v
-
-
-def always_on_j_per_day(currents: Currents | None = None, pack_v: float = PACK_NOMINAL_V) -> float:
-    """A Pi that never powers down idles all day (camera off between events)."""
-    c = currents or Currents()
-    return (c.idle_ma + c.supervisor_awake_ma) * DAY_S / 1000.0 * pack_v

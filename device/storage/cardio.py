@@ -34,23 +34,11 @@ class CardIO:
 
     def create(self, path: Path, data: bytes, sync: bool) -> None:
         """Create (or truncate) `path` holding `data`; fsync it when `sync`."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            _write_all(fd, data)
-            if sync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write_file(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, data, sync)
 
     def append(self, path: Path, data: bytes, sync: bool) -> None:
         """Append `data` to an existing `path`; fsync it when `sync`."""
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        try:
-            _write_all(fd, data)
-            if sync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write_file(path, os.O_WRONLY | os.O_APPEND, data, sync)
 
     def truncate(self, path: Path, size_bytes: int) -> None:
         """Cut `path` to `size_bytes` and fsync it."""
@@ -90,10 +78,17 @@ class CardIO:
 OS_IO = CardIO()
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_file(path: Path, flags: int, data: bytes, sync: bool) -> None:
+    """Open `path` with `flags`, write all of `data`, fsync when `sync`, close."""
+    fd = os.open(path, flags, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(io: CardIO, final: Path, data: bytes) -> None:
