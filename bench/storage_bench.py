@@ -13,8 +13,8 @@ import statistics
 import time
 from pathlib import Path
 
+from device.hal.cardio import OS_IO, CardIO
 from device.storage import layout
-from device.storage.cardio import CardIO
 from device.storage.event_store import EventStore, Media
 from device.storage.index import EvictionIndex
 from device.storage.journal import scan
@@ -47,7 +47,7 @@ def _percentile(values: list[float], q: float) -> float:
 def commit_times(events: int = 150, frame_bytes: int = 400_000) -> None:
     folder = RUNS / "bench-commit"
     shutil.rmtree(folder, ignore_errors=True)
-    store = EventStore(folder / "dep")
+    store = EventStore(folder / "dep", OS_IO)
     data = os.urandom(frame_bytes)
     times_ms = []
     for seq in range(1, events + 1):
@@ -108,7 +108,7 @@ def recovery_times(repeats: int = 5) -> None:
     start_s = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        store = EventStore(root)
+        store = EventStore(root, OS_IO)
         start_s.append(time.perf_counter() - t0)
     index_s = []
     for _ in range(repeats):

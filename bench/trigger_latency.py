@@ -46,7 +46,7 @@ def main(triggers: int = 300) -> None:
         bench = Bench(scenario, 0, clock, card, config)
         hw = bench.pi_hardware()
         hw.camera.start()
-        storage = Storage(config, clock, hw.card, bench.card.io)
+        storage = Storage(config, clock, hw.card, hw.card_io, hw.data_io)
         storage.open()
         trap = Trap(config, clock, hw, storage)
 

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from device.capture import Burst
 from device.config import TrapConfig
-from device.storage.cardio import OS_IO, CardIO, make_dirs_durable, write_atomic
+from device.hal.cardio import CardIO
+from device.storage.atomic import make_dirs_durable, write_atomic
 
 if TYPE_CHECKING:
     from device.triage import BackgroundBank, Triage, TriageSettings
@@ -66,7 +67,7 @@ class EventTriage:
     every boot).
     """
 
-    def __init__(self, config: TrapConfig, data_path: Path, io: CardIO = OS_IO) -> None:
+    def __init__(self, config: TrapConfig, data_path: Path, io: CardIO) -> None:
         self.config = config
         self.enabled = bool(config["triage.enabled"])
         self.data_path = data_path

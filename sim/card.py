@@ -35,7 +35,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from device.storage.cardio import CardIO
+from device.hal.cardio import CardIO
 from sim.card_model import CutReport, DurableTree, FileCut
 from sim.clock import VirtualClock
 

@@ -23,6 +23,7 @@ from device.hal.interfaces import Frame, FrameMeta, Hardware, PowerReading, Supe
 from device.hal.pi.link import NoSupervisor
 from device.hal.supervisor_link import SupervisorClient
 from device.power.battery import Battery, PackSpec
+from sim.card import SimCardIO
 from sim.card_slot import SimCard
 from sim.energy import Ledger
 from sim.render import Light, Scene, SceneSpec, encode_jpeg
@@ -255,6 +256,7 @@ class Bench:
             scenario.faults,
             seed,
         )
+        self._data_io: SimCardIO | None = None
         self.truth_by_sha256: dict[str, tuple[float, list[int]]] = {}
         self.truth_by_seq: dict[int, EventTruth] = {}  # a number reused after a cut: the last
         # One encoder thread: results are the same bytes whatever the timing (deterministic).
@@ -360,7 +362,17 @@ class Bench:
             card=self.card,
             power=SimPowerMonitor(self, link),
             link=link,
+            card_io=self.card.io,
+            data_io=self.data_io,
         )
+
+    @property
+    def data_io(self) -> SimCardIO:
+        """The Pi's own data partition (storage.data_path: state, status, power, the buffer),
+        with the card's durability model; the folder must exist when the Pi first uses it."""
+        if self._data_io is None:
+            self._data_io = SimCardIO(Path(self.config["storage.data_path"]))
+        return self._data_io
 
     @property
     def scene(self) -> Scene:
@@ -445,7 +457,6 @@ def open_hardware(config: TrapConfig, clock: Clock) -> Hardware:
         bench.supervisor.pir(False)
     hardware = bench.pi_hardware()
     hardware.extras["bench"] = bench
-    hardware.extras["card_io"] = bench.card.io  # the simulated card's durability model
     return hardware
 
 

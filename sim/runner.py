@@ -67,7 +67,7 @@ def simulate(
     )
     clock = VirtualClock(scenario.start_utc, scenario.trap.utc_offset_s)
     bench = Bench(scenario, seed, clock, card_dir, config)
-    data_io = SimCardIO(data_dir)
+    data_io = bench.data_io
     end_s = days * DAY_S
     counters: Counter[str] = Counter()
     boots = 0

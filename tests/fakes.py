@@ -12,6 +12,7 @@ import numpy as np
 from device.clock import Clock
 from device.config import TrapConfig, validate
 from device.errors import CameraError, CameraTimeout
+from device.hal.cardio import OS_IO
 from device.hal.interfaces import Frame, FrameMeta, Hardware, PowerReading
 from device.storage.journal import scan
 from device.storage.manager import Storage
@@ -226,8 +227,8 @@ def make_rig(
     link = link or FakeLink()
     card = tmp_path / "card"
     card.mkdir(exist_ok=True)
-    hw = Hardware("fake", pir, camera, ir, FakeCard(card), FakePower(), link)
-    storage = Storage(cfg, clock, hw.card)
+    hw = Hardware("fake", pir, camera, ir, FakeCard(card), FakePower(), link, OS_IO, OS_IO)
+    storage = Storage(cfg, clock, hw.card, hw.card_io, hw.data_io)
     storage.open()
     trap = Trap(cfg, clock, hw, storage)
     return Rig(clock, cfg, pir, camera, ir, link, trap, card)

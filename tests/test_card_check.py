@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from device.hal.cardio import OS_IO
 from device.storage.journal import Journal, decode, encode, scan
 from tools.card_check import check_card
 from tools.cli import main
@@ -50,7 +51,7 @@ def make_card(root: Path, seqs: list[int] | None = None, after_seq: int = 0) -> 
     folder.mkdir(parents=True)
     deployment = {"format": "irbis-deployment", "version": 1, "deployment_id": DEPLOYMENT}
     write_json(folder / "deployment.json", {**deployment, "device_id": DEVICE})
-    journal = Journal(folder / "journal.jsonl")
+    journal = Journal(folder / "journal.jsonl", OS_IO)
     journal.append(
         {
             "kind": "open",
@@ -221,7 +222,7 @@ def test_sequence_gaps_are_reported_not_failed(tmp_path):
 
 def test_a_gap_after_the_open_records_after_seq_and_a_repeated_seq(tmp_path):
     card = make_card(tmp_path / "card", seqs=[12, 13], after_seq=10)
-    journal = Journal(card.journal)
+    journal = Journal(card.journal, OS_IO)
     journal.append({"kind": "event", "seq": 13, "trigger_time": "2026-12-02T09:00:00+07:00"})
     report = check_card(card.root)
     assert [f.detail for f in report.findings] == [
@@ -289,7 +290,7 @@ def test_a_garbage_receipt_is_named_and_a_sound_one_is_not(tmp_path):
 
 
 def evict(card: Card, files: list[str], delete: bool) -> None:
-    Journal(card.journal).append(
+    Journal(card.journal, OS_IO).append(
         {"kind": "evict", "reason": "low_score", "files": files, "bytes": 1, "time": "t"}
     )
     for rel in files if delete else []:

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from device.errors import CardError
-from device.storage.cardio import CardIO
+from device.hal.cardio import OS_IO, CardIO
 from device.storage.journal import (
     GENESIS_HASH,
     RESERVED_KEYS,
@@ -290,7 +290,7 @@ def test_opening_a_torn_journal_cuts_exactly_the_torn_bytes(write, recs, torn, e
 def test_opening_a_journal_of_whole_foreign_lines_refuses_and_changes_nothing(write):
     path = write(b'{"some":"other log"}\n{"not":"ours"}\n')
     with pytest.raises(CardError, match="holds no sound v1 record"):
-        Journal(path)
+        Journal(path, OS_IO)
     assert path.read_bytes() == b'{"some":"other log"}\n{"not":"ours"}\n'
 
 

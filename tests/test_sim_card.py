@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from device.storage.cardio import temp_name, write_atomic
+from device.storage.atomic import temp_name, write_atomic
 from sim.card import PowerCut, SimCardIO
 from sim.clock import VirtualClock
 

@@ -145,7 +145,9 @@ def test_sim_backend_from_the_registry_implements_the_interfaces_over_a_quiet_wo
     from device.hal import interfaces as hal
     from device.hal.registry import open_backend
 
-    config = validate({"backend": "sim", "storage": {"card_path": str(tmp_path)}})
+    (tmp_path / "data").mkdir()
+    storage = {"card_path": str(tmp_path), "data_path": str(tmp_path / "data")}
+    config = validate({"backend": "sim", "storage": storage})
     hw = open_backend("sim", config, RealClock())
     assert hw.backend == "sim"
     for part, protocol in [
@@ -159,4 +161,5 @@ def test_sim_backend_from_the_registry_implements_the_interfaces_over_a_quiet_wo
         assert isinstance(part, protocol)
     assert hw.extras["bench"].world.passes == [] and not hw.motion.is_active
     assert hw.card.mount_path == tmp_path
+    assert hw.data_io.root == tmp_path / "data"  # type: ignore[attr-defined]
     hw.close()

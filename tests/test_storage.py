@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from device.errors import CardError
-from device.storage import cardio, layout
+from device.hal import cardio
+from device.storage import atomic, layout
 from device.storage.card_meta import check_card_path
 from device.storage.event_store import EventStore, Media
 from device.storage.journal import Journal, scan
@@ -56,12 +57,12 @@ def assert_sound(root: Path) -> None:
     assert result.problems == [], result.problems
     for rel, sha in committed(root).items():
         assert hashlib.sha256((root / rel).read_bytes()).hexdigest() == sha, rel
-    assert not [p for p in root.rglob("*") if cardio.is_temp_name(p.name)]
+    assert not [p for p in root.rglob("*") if atomic.is_temp_name(p.name)]
 
 
 def test_write_atomic_leaves_the_whole_file_and_no_temp(tmp_path):
     target = tmp_path / "a.jpg"
-    cardio.write_atomic(cardio.OS_IO, target, b"x" * 100_000)
+    atomic.write_atomic(cardio.OS_IO, target, b"x" * 100_000)
     assert target.read_bytes() == b"x" * 100_000
     assert [p.name for p in tmp_path.iterdir()] == ["a.jpg"]
 
@@ -78,7 +79,7 @@ def test_write_atomic_failing_midway_leaves_neither_temp_nor_final(tmp_path, mon
 
     monkeypatch.setattr(cardio.os, "write", short_write_then_io_error)
     with pytest.raises(OSError, match="Input/output"):
-        cardio.write_atomic(cardio.OS_IO, tmp_path / "b.jpg", b"y" * 1000)
+        atomic.write_atomic(cardio.OS_IO, tmp_path / "b.jpg", b"y" * 1000)
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
 
@@ -116,7 +117,7 @@ def test_commit_order_is_media_synced_renamed_dir_synced_then_journal(tmp_path):
 
 
 def test_commit_journals_each_media_with_hash_size_and_meta(tmp_path):
-    store = EventStore(tmp_path / "dep")
+    store = EventStore(tmp_path / "dep", cardio.OS_IO)
     items = media(3)
     done = store.commit(record(1), items)
     assert done["kind"] == "event" and done["rec"] == 1 and done["v"] == 1
@@ -132,7 +133,7 @@ def test_commit_journals_each_media_with_hash_size_and_meta(tmp_path):
 
 
 def test_commit_refuses_a_sequence_number_that_does_not_grow(tmp_path):
-    store = EventStore(tmp_path / "dep")
+    store = EventStore(tmp_path / "dep", cardio.OS_IO)
     store.commit(record(5), media(1))
     with pytest.raises(ValueError, match="not after"):
         store.commit(record(5), media(1))
@@ -140,14 +141,14 @@ def test_commit_refuses_a_sequence_number_that_does_not_grow(tmp_path):
 
 def test_recovery_removes_temps_cuts_the_tail_and_never_reuses_a_number(tmp_path, caplog):
     root = tmp_path / "dep"
-    store = EventStore(root)
+    store = EventStore(root, cardio.OS_IO)
     store.commit(record(1), media(1))
     day = root / "2026-12-01"
     (day / "00000002-01.jpg").write_bytes(b"media renamed into place, journal line lost")
     (day / ".00000003-01.jpg.tmp").write_bytes(b"half")
     with store.journal.path.open("ab") as f:
         f.write(b'{"kind":"event","seq":3,"med')
-    again = EventStore(root)
+    again = EventStore(root, cardio.OS_IO)
     assert again.next_seq() == 3  # 2 is on the card already: never reused
     assert again.recovery.removed_temp == [".00000003-01.jpg.tmp"]
     assert again.recovery.cut_bytes == len(b'{"kind":"event","seq":3,"med')
@@ -159,22 +160,22 @@ def test_recovery_removes_temps_cuts_the_tail_and_never_reuses_a_number(tmp_path
 
 def test_recovery_reports_damaged_recent_media_once(tmp_path):
     root = tmp_path / "dep"
-    store = EventStore(root)
+    store = EventStore(root, cardio.OS_IO)
     store.commit(record(1), media(2))
     (root / "2026-12-01" / "00000001-02.jpg").write_bytes(b"flipped")
     (root / "2026-12-01" / "00000001-01.jpg").unlink()
-    again = EventStore(root)
+    again = EventStore(root, cardio.OS_IO)
     assert again.recovery.damaged == [
         {"file": "2026-12-01/00000001-01.jpg", "found": "missing"},
         {"file": "2026-12-01/00000001-02.jpg", "found": "hash_mismatch"},
     ]
-    third = EventStore(root)
+    third = EventStore(root, cardio.OS_IO)
     assert third.recovery.damaged == []  # already journaled, not repeated on every start
 
 
 def test_eviction_is_journaled_before_the_files_go_and_finished_after_a_cut(tmp_path):
     root = tmp_path / "dep"
-    store = EventStore(root)
+    store = EventStore(root, cardio.OS_IO)
     store.commit(record(1), media(2))
     files = ["2026-12-01/00000001-01.jpg", "2026-12-01/00000001-02.jpg"]
 
@@ -186,7 +187,7 @@ def test_eviction_is_journaled_before_the_files_go_and_finished_after_a_cut(tmp_
     with pytest.raises(KeyboardInterrupt):
         store.evict(files, "empty_verdict")
     assert (root / files[0]).exists()  # journal says evicted, file still there
-    again = EventStore(root)
+    again = EventStore(root, cardio.OS_IO)
     assert again.recovery.finished_evictions == files
     assert not (root / files[0]).exists() and not (root / files[1]).exists()
     assert committed(root) == {}
@@ -199,7 +200,7 @@ def test_a_journal_that_is_not_ours_is_refused_and_left_alone(tmp_path):
     foreign = b'{"some": "other log"}\n{"line": 2}\n'
     (root / "journal.jsonl").write_bytes(foreign)
     with pytest.raises(CardError, match="no sound v1 record"):
-        EventStore(root)
+        EventStore(root, cardio.OS_IO)
     assert (root / "journal.jsonl").read_bytes() == foreign
 
 
@@ -215,10 +216,10 @@ def test_card_checks_name_what_is_wrong(tmp_path):
 
 def test_journal_reopened_after_a_whole_record_without_its_newline(tmp_path):
     path = tmp_path / "j.jsonl"
-    j = Journal(path)
+    j = Journal(path, cardio.OS_IO)
     j.append({"kind": "event", "seq": 1})
     path.write_bytes(path.read_bytes()[:-1])  # the newline never reached the card
-    j2 = Journal(path)
+    j2 = Journal(path, cardio.OS_IO)
     assert j2.cut_bytes == 0 and j2.last_seq == 1
     j2.append({"kind": "event", "seq": 2})
     assert [r["seq"] for r in scan(path).records] == [1, 2] and scan(path).problems == []
@@ -227,8 +228,9 @@ def test_journal_reopened_after_a_whole_record_without_its_newline(tmp_path):
 WRITER = """
 import os, sys
 from pathlib import Path
+from device.hal.cardio import OS_IO
 from device.storage.event_store import EventStore, Media
-store = EventStore(Path(sys.argv[1]))
+store = EventStore(Path(sys.argv[1]), OS_IO)
 rnd = __import__("random").Random(int(sys.argv[2]))
 seq = store.next_seq()
 while True:
@@ -268,7 +270,7 @@ def test_sigkill_while_writing_never_loses_or_corrupts_committed_media(tmp_path)
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate()
         reported += [int(x) for x in out.split()]
-        store = EventStore(root)  # the trap's start: recovery
+        store = EventStore(root, cardio.OS_IO)  # the trap's start: recovery
         seqs = [r["seq"] for r in scan(store.journal.path).records if r["kind"] == "event"]
         assert seqs == sorted(set(seqs)), "sequence numbers only grow"
         assert set(reported) <= set(seqs), "every event reported saved is in the journal"

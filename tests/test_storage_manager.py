@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from device.config import validate
-from device.storage import cardio
+from device.hal import cardio
 from device.storage.event_store import Media
 from device.storage.journal import scan
 from device.storage.manager import Storage
@@ -69,7 +69,7 @@ def make(tmp_path: Path, card: DirCard | None = None, io=cardio.OS_IO, **storage
         }
     )
     (tmp_path / "data").mkdir(exist_ok=True)
-    s = Storage(cfg, VirtualClock(START, 0), card or DirCard(tmp_path / "card"), io)
+    s = Storage(cfg, VirtualClock(START, 0), card or DirCard(tmp_path / "card"), io, cardio.OS_IO)
     s.open()
     return s
 
@@ -284,6 +284,7 @@ def test_media_verified_as_copied_go_first(tmp_path):
         datetime(2027, 1, 1, tzinfo=UTC),
         "/archive",
         {**copied, **bad_copy},
+        cardio.OS_IO,
     )
     s2 = make(
         tmp_path, DirCard(tmp_path / "card", capacity_bytes=6 * MB), free_floor_mb=1, reserve_mb=1

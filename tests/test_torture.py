@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 
 from device.errors import CardError
+from device.hal.cardio import OS_IO
 from device.storage import layout
-from device.storage.cardio import is_temp_name
+from device.storage.atomic import is_temp_name
 from device.storage.event_store import EventStore, Media
 from device.storage.journal import scan
 from sim.card import PowerCut, SimCardIO
@@ -334,22 +335,22 @@ def test_a_commit_cut_before_leaving_any_trace_leaves_its_number_unused(tmp_path
 
 def test_orphan_media_older_than_the_two_newest_day_folders_keep_their_seq(tmp_path):
     dep = tmp_path / "dep"
-    EventStore(dep)
+    EventStore(dep, OS_IO)
     # A cut after event 1's media but before its journal record, then two commits cut right
     # after creating their (empty, durable) day folders:
     (dep / "2026-12-01").mkdir()
     (dep / "2026-12-01" / layout.media_name(1, 1)).write_bytes(b"orphan of event 1")
     (dep / "2026-12-02").mkdir()
     (dep / "2026-12-03").mkdir()
-    assert EventStore(dep).next_seq() == 2
+    assert EventStore(dep, OS_IO).next_seq() == 2
 
 
 def test_a_torn_first_journal_record_holding_a_newline_is_cut_not_refused(tmp_path):
     dep = tmp_path / "dep"
-    EventStore(dep)
+    EventStore(dep, OS_IO)
     # The first append (a record of 200-odd bytes) cut after 40 of them; the card's block held
     # junk after them, a 0x0a among it (what a FAT card shows when the size got out first).
     torn = b'{"kind":"event","media":[],"prev":"0000' + bytes([0x97, 0x0A, 0x03, 0xB1])
     (dep / layout.JOURNAL_FILE).write_bytes(torn)
-    store = EventStore(dep)
+    store = EventStore(dep, OS_IO)
     assert store.recovery.cut_bytes == len(torn) and store.next_seq() == 1

@@ -19,10 +19,10 @@ from PIL import Image
 from device.capture import Burst
 from device.config import validate
 from device.event_triage import EventTriage, settings_from_config
+from device.hal.cardio import OS_IO, CardIO
 from device.hal.interfaces import Frame, FrameMeta
 from device.power.manager import PowerManager
 from device.storage import layout
-from device.storage.cardio import CardIO
 from device.storage.index import value_class
 from device.storage.thumbnail import THUMB_WIDTH_PX
 from device.storage.verdict_media import media_for_verdict
@@ -34,7 +34,7 @@ from tests.fakes import START, FakeLink, make_rig
 def with_triage(rig, tmp_path: Path, **triage: object):
     """The rig's trap with the real EventTriage (its config's [triage], plus `triage`)."""
     cfg = rig.config.with_values(**{f"triage__{k}": v for k, v in triage.items()})
-    rig.trap.triage = EventTriage(cfg, tmp_path / "data")
+    rig.trap.triage = EventTriage(cfg, tmp_path / "data", OS_IO)
     return rig.trap.triage
 
 
@@ -252,7 +252,7 @@ def test_a_timelapse_shot_feeds_the_bank_and_a_reboot_loads_it(tmp_path):
     bank_file = tmp_path / "data" / "irbis" / "background.npz"
     assert bank_file.is_file()
     # the next boot: a new EventTriage, nothing in memory but what is on the data partition
-    reborn = EventTriage(rig.config, tmp_path / "data")
+    reborn = EventTriage(rig.config, tmp_path / "data", OS_IO)
     bank = reborn._engine().bank
     assert len(bank) == 1
     model = bank.model((24, 32), ir_on=False, level=float(view.mean()))
@@ -291,7 +291,7 @@ def test_a_corrupt_bank_file_means_an_empty_bank_and_triage_still_runs(tmp_path,
     bank_file = tmp_path / "data" / "irbis" / "background.npz"
     bank_file.parent.mkdir(parents=True)
     bank_file.write_bytes(b"PK\x03\x04 this is not an npz")
-    triage = EventTriage(validate({}), tmp_path / "data")
+    triage = EventTriage(validate({}), tmp_path / "data", OS_IO)
     with caplog.at_level(logging.WARNING, logger="irbis.triage"):
         record = triage(lores_burst(3), "timelapse", 7, 3_000.0)
     assert record["decision"] == "keep" and "triage_error" not in record["reasons"]
@@ -347,7 +347,7 @@ def test_triage_disabled_keeps_everything_and_imports_nothing(tmp_path, monkeypa
 
 
 def test_a_burst_without_frames_is_kept_with_no_frames(tmp_path):
-    record = EventTriage(validate({}), tmp_path)(Burst(), "pir", 3, 0.0)
+    record = EventTriage(validate({}), tmp_path, OS_IO)(Burst(), "pir", 3, 0.0)
     assert record["decision"] == "keep" and record["reasons"] == ["no_frames"]
 
 
@@ -383,7 +383,7 @@ def test_a_discarded_burst_still_books_its_camera_time(tmp_path):
     ):
         data = tmp_path / str(len(socs))
         data.mkdir()
-        power = PowerManager(cfg, VirtualClock(START), data)
+        power = PowerManager(cfg, VirtualClock(START), data, OS_IO)
         before = power.gauge.soc
         power.event_stored(record)
         socs.append(before - power.gauge.soc)

@@ -32,8 +32,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from device.errors import CardError
+from device.hal.cardio import OS_IO
 from device.storage import layout
-from device.storage.cardio import OS_IO, is_temp_name
+from device.storage.atomic import is_temp_name
 from device.storage.journal import scan
 from device.storage.receipts import ReceiptError, parse_receipt
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:  # numpy is only needed by whoever makes or reads frames
     import numpy as np
 
-    from device.storage.probe import BlockDevice
+    from device.hal.cardio import CardIO
 
 JPEG_ENCODE_TIMEOUT_S = 30.0  # a stuck encoder becomes an error, never a hang
 
@@ -115,6 +115,22 @@ class Illuminator(Protocol):
 
 
 @runtime_checkable
+class BlockDevice(Protocol):
+    """A raw device as the probe sees it: byte offsets, whole reads and writes."""
+
+    size_bytes: int  # the claimed size
+    block_bytes: int  # the probe's unit: a power of two, at least 512
+
+    def read_at(self, offset: int, length: int) -> bytes: ...
+
+    def write_at(self, offset: int, data: bytes) -> None: ...
+
+    def flush(self) -> None:
+        """Make written data durable and make the next reads come from the medium."""
+        ...
+
+
+@runtime_checkable
 class Card(Protocol):
     """The removable card the events are written to."""
 
@@ -184,6 +200,8 @@ class Hardware:
     card: Card
     power: PowerMonitor
     link: SupervisorLink
+    card_io: CardIO  # the card's filesystem (device/hal/cardio.py; the simulator's model)
+    data_io: CardIO  # the Pi's own data partition (storage.data_path)
     extras: dict[str, object] = field(default_factory=dict)
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from device.clock import Clock
 from device.config import TrapConfig
+from device.hal.cardio import CardIO
 from device.hal.interfaces import SupervisorLink
 from device.power.budget import (
     BudgetController,
@@ -26,7 +27,7 @@ from device.power.budget import (
 )
 from device.power.gauge import FuelGauge
 from device.power.usage import UsageTracker
-from device.storage.cardio import OS_IO, CardIO, make_dirs_durable, write_atomic
+from device.storage.atomic import make_dirs_durable, write_atomic
 
 log = logging.getLogger("irbis.power")
 
@@ -39,7 +40,7 @@ class PowerManager:
     """One per boot. `start()` gives the config to run with; `event_stored()` and `stop()` book
     what the model says the trap used, so the gauge knows it at the next boot."""
 
-    def __init__(self, config: TrapConfig, clock: Clock, data_path: Path, io: CardIO = OS_IO):
+    def __init__(self, config: TrapConfig, clock: Clock, data_path: Path, io: CardIO):
         self.base = config
         self.clock = clock
         self.data_path = data_path

@@ -18,8 +18,9 @@ from typing import Any
 from device import __version__
 from device.config import TrapConfig
 from device.errors import CardError
+from device.hal.cardio import CardIO
 from device.storage import layout
-from device.storage.cardio import CardIO, write_atomic
+from device.storage.atomic import write_atomic
 
 CARD_FORMAT = "irbis-card"
 DEPLOYMENT_FORMAT = "irbis-deployment"

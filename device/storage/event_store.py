@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from device.hal.cardio import CardIO
 from device.storage import layout
-from device.storage.cardio import OS_IO, CardIO, make_dirs_durable, write_atomic
+from device.storage.atomic import make_dirs_durable, write_atomic
 from device.storage.recovery import recover
 
 log = logging.getLogger("irbis.storage")
@@ -37,7 +38,7 @@ class Media:
 class EventStore:
     """One deployment folder: recovery at opening, then commits and evictions."""
 
-    def __init__(self, root: Path, io: CardIO = OS_IO, now: str | None = None) -> None:
+    def __init__(self, root: Path, io: CardIO, now: str | None = None) -> None:
         self.root = root
         self.io = io
         self.journal, self.recovery = recover(root, io, now=now)

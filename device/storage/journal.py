@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from device.errors import CardError
-from device.storage.cardio import OS_IO, CardIO
+from device.hal.cardio import CardIO
 
 log = logging.getLogger("irbis.storage")
 
@@ -241,7 +241,7 @@ def _is_json(line: bytes) -> bool:
 class Journal:
     """Append-only, chained, for the trap. Opening it makes the tail sound (see `open_tail`)."""
 
-    def __init__(self, path: Path, io: CardIO = OS_IO) -> None:
+    def __init__(self, path: Path, io: CardIO) -> None:
         self.path = path
         self.io = io
         self.cut_bytes = 0

@@ -32,9 +32,10 @@ from device import __version__
 from device.clock import Clock
 from device.config import TrapConfig
 from device.errors import CardError
+from device.hal.cardio import CardIO
 from device.hal.interfaces import Card
 from device.storage import card_meta, layout
-from device.storage.cardio import OS_IO, CardIO, make_dirs_durable, write_atomic
+from device.storage.atomic import make_dirs_durable, write_atomic
 from device.storage.event_store import EventStore, Media
 from device.storage.index import EvictionIndex
 from device.storage.journal import check_ours, scan
@@ -56,8 +57,8 @@ class Storage:
         config: TrapConfig,
         clock: Clock,
         card: Card,
-        card_io: CardIO = OS_IO,
-        data_io: CardIO = OS_IO,
+        card_io: CardIO,
+        data_io: CardIO,
     ) -> None:
         self.config = config
         self.clock = clock

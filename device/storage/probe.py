@@ -56,8 +56,9 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from device.hal.interfaces import BlockDevice
 from device.storage.probe_backup import (
     ProbeRestoreError,
     _remove_durably,
@@ -83,21 +84,6 @@ RESERVED_HEAD_BYTES = 4 * 1024 * 1024  # never written: partition tables, FAT bo
 MIN_ALIAS_MODULUS_BYTES = 1024 * 1024  # the smallest wrap modulus the alias reads look for
 MIN_BLOCK_BYTES = 512
 NONCE_BYTES = 16
-
-
-class BlockDevice(Protocol):
-    """A raw device as the probe sees it: byte offsets, whole reads and writes."""
-
-    size_bytes: int  # the claimed size
-    block_bytes: int  # the probe's unit: a power of two, at least 512
-
-    def read_at(self, offset: int, length: int) -> bytes: ...
-
-    def write_at(self, offset: int, data: bytes) -> None: ...
-
-    def flush(self) -> None:
-        """Make written data durable and make the next reads come from the medium."""
-        ...
 
 
 @dataclass(frozen=True)

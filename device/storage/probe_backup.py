@@ -11,12 +11,9 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from device.errors import CardError
-
-if TYPE_CHECKING:
-    from device.storage.probe import BlockDevice
+from device.hal.interfaces import BlockDevice
 
 log = logging.getLogger("irbis.storage")
 

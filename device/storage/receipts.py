@@ -17,8 +17,9 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+from device.hal.cardio import CardIO
 from device.storage import layout
-from device.storage.cardio import OS_IO, CardIO, make_dirs_durable, write_atomic
+from device.storage.atomic import make_dirs_durable, write_atomic
 
 log = logging.getLogger("irbis.storage")
 
@@ -75,7 +76,7 @@ def write_receipt(
     copied_utc: datetime,
     destination: str,
     files: dict[str, str],
-    io: CardIO = OS_IO,
+    io: CardIO,
 ) -> Path:
     """Write a receipt (host side, after verifying every copy)."""
     stamp = copied_utc.strftime("%Y%m%dT%H%M%SZ")

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from device.hal.cardio import CardIO
 from device.storage import layout
-from device.storage.cardio import OS_IO, CardIO, is_temp_name, make_dirs_durable
+from device.storage.atomic import is_temp_name, make_dirs_durable
 from device.storage.journal import Journal, Tail
 
 log = logging.getLogger("irbis.storage")
@@ -57,7 +58,7 @@ def day_dirs(root: Path) -> list[str]:
 
 
 def recover(
-    root: Path, io: CardIO = OS_IO, thorough: bool = False, now: str | None = None
+    root: Path, io: CardIO, thorough: bool = False, now: str | None = None
 ) -> tuple[Journal, Recovery]:
     """Make the deployment folder `root` consistent; returns its opened journal and the report.
 

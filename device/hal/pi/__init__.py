@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from device.errors import BackendError
+from device.hal.cardio import OS_IO
 from device.hal.interfaces import Hardware, SupervisorLink
 from device.hal.pi.camera import CameraSettings, PiCamera
 from device.hal.pi.card import SdCard
@@ -83,6 +84,8 @@ def open_hardware(config: TrapConfig, clock: Clock, pin_factory: Factory | None 
         card=SdCard(Path(config["storage.card_path"])),
         power=PiPowerMonitor(link=link),
         link=link,
+        card_io=OS_IO,
+        data_io=OS_IO,
         extras={"pin_factory": factory},
     )
 
