@@ -267,6 +267,13 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "background_frames": Spec(
             8, int, "a whole number of frames 1-64 kept per light", lambda v: 1 <= v <= 64
         ),
+        "discard_at_capture": Spec(
+            False,
+            bool,
+            "true or false (true: store only what the decision keeps, as a thumbnail or "
+            "nothing; false: every frame while the card has room, the verdict as its value)",
+            lambda v: True,
+        ),
     },
 }
 
