@@ -6,6 +6,7 @@ rather than run half-configured. Unknown keys are errors too (a typo must not be
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Callable
@@ -25,20 +26,32 @@ BCM_PINS = range(2, 28)
 
 @dataclass(frozen=True)
 class Spec:
-    """One key: its default, its Python type and a check with the words for what is expected."""
+    """One key: its default, its Python type and a check with the words for what is expected.
+
+    A number's `bounds` are its inclusive range, finite and stated in `expected`: NaN, the
+    infinities and anything outside are refused before `check` (which may narrow further).
+    """
 
     default: Any
     kind: type | tuple[type, ...]
     expected: str
     check: Callable[[Any], bool] = lambda _v: True
+    bounds: tuple[float, float] | None = None
 
 
-def _positive(v: float) -> bool:
-    return v > 0
+def _num(
+    default: float,
+    low: float,
+    high: float,
+    expected: str,
+    kind: type | tuple[type, ...] = (int, float),
+    check: Callable[[Any], bool] = lambda _v: True,
+) -> Spec:
+    """A number in [low, high]; `expected` must state that range."""
+    return Spec(default, kind, expected, check, (low, high))
 
 
-def _non_negative(v: float) -> bool:
-    return v >= 0
+TB_MB = 2_000_000  # megabytes: the largest SD card there is (SDXC, 2 TB)
 
 
 _WINDOW = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -109,51 +122,43 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     },
     "site": {
         "utc_offset": Spec("+00:00", str, "an offset such as '+07:00'", _is_offset),
-        "latitude_deg": Spec(
-            0.0, (int, float), "a latitude in [-90, 90]", lambda v: -90 <= v <= 90
-        ),
-        "coarsen_location_deg": Spec(
-            0.0, (int, float), "degrees 0-10 (0: exact)", lambda v: 0 <= v <= 10
-        ),
-        "longitude_deg": Spec(
-            0.0, (int, float), "a longitude in [-180, 180]", lambda v: -180 <= v <= 180
-        ),
+        "latitude_deg": _num(0.0, -90, 90, "a latitude in [-90, 90]"),
+        "coarsen_location_deg": _num(0.0, 0, 10, "degrees 0-10 (0: exact)"),
+        "longitude_deg": _num(0.0, -180, 180, "a longitude in [-180, 180]"),
     },
     "pins": {
-        "pir": Spec(17, int, "a BCM GPIO number 2-27", lambda v: v in BCM_PINS),
-        "ir": Spec(27, int, "a BCM GPIO number 2-27", lambda v: v in BCM_PINS),
+        "pir": _num(17, 2, 27, "a BCM GPIO number 2-27", int),
+        "ir": _num(27, 2, 27, "a BCM GPIO number 2-27", int),
     },
     "capture": {
-        "burst_frames": Spec(3, int, "a whole number of frames 1-20", lambda v: 1 <= v <= 20),
-        "burst_interval_s": Spec(
-            0.5, (int, float), "seconds between frames, 0.05-10", lambda v: 0.05 <= v <= 10
-        ),
-        "hold_off_s": Spec(10.0, (int, float), "seconds >= 0", _non_negative),
+        "burst_frames": _num(3, 1, 20, "a whole number of frames 1-20", int),
+        "burst_interval_s": _num(0.5, 0.05, 10, "seconds between frames, 0.05-10"),
+        "hold_off_s": _num(10.0, 0, 3600, "seconds 0-3600"),
         "ir": Spec("auto", str, f"one of {', '.join(IR_MODES)}", lambda v: v in IR_MODES),
-        "ir_below_lux": Spec(5.0, (int, float), "lux > 0", _positive),
-        "camera_timeout_s": Spec(3.0, (int, float), "seconds > 0", _positive),
-        "main_width": Spec(2304, int, "pixels 64-9152", lambda v: 64 <= v <= 9152),
-        "main_height": Spec(1296, int, "pixels 48-6944", lambda v: 48 <= v <= 6944),
-        "lores_width": Spec(
-            320, int, "pixels 32-1280, a multiple of 16", lambda v: 32 <= v <= 1280 and v % 16 == 0
+        "ir_below_lux": _num(5.0, 0.01, 100_000, "lux 0.01-100000 (full sun)"),
+        "camera_timeout_s": _num(3.0, 0.1, 60, "seconds 0.1-60"),
+        "main_width": _num(2304, 64, 9152, "pixels 64-9152", int),
+        "main_height": _num(1296, 48, 6944, "pixels 48-6944", int),
+        "lores_width": _num(
+            320, 32, 1280, "pixels 32-1280, a multiple of 16", int, lambda v: v % 16 == 0
         ),
-        "lores_height": Spec(
-            240, int, "pixels 24-960, a multiple of 2", lambda v: 24 <= v <= 960 and v % 2 == 0
+        "lores_height": _num(
+            240, 24, 960, "pixels 24-960, a multiple of 2", int, lambda v: v % 2 == 0
         ),
-        "exposure_us": Spec(
-            20000,
-            int,
-            "microseconds 100-1000000 (stored exposure)",
-            lambda v: 100 <= v <= 1_000_000,
+        "exposure_us": _num(
+            20000, 100, 1_000_000, "microseconds 100-1000000 (stored exposure)", int
         ),
-        "analogue_gain": Spec(2.0, (int, float), "a gain 1-16", lambda v: 1 <= v <= 16),
-        "ir_power": Spec(
-            1.0, (int, float), "a share of the IR's full power, 0.1-1", lambda v: 0.1 <= v <= 1
-        ),
+        "analogue_gain": _num(2.0, 1, 16, "a gain 1-16"),
+        "ir_power": _num(1.0, 0.1, 1, "a share of the IR's full power, 0.1-1"),
     },
     "timelapse": {
-        "interval_s": Spec(
-            0, int, "seconds >= 60 between shots, or 0 for none", lambda v: v == 0 or v >= 60
+        "interval_s": _num(
+            0,
+            0,
+            86400,
+            "0 for none, or seconds 60-86400 between shots",
+            int,
+            lambda v: v == 0 or v >= 60,
         ),
     },
     "schedule": {
@@ -165,20 +170,10 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         ),
     },
     "gated": {
-        "warm_window_s": Spec(30.0, (int, float), "seconds >= 0", _non_negative),
+        "warm_window_s": _num(30.0, 0, 3600, "seconds 0-3600"),
         # The supervisor's backstops, sent to it in the Pi's hello (device/supervisor).
-        "max_awake_s": Spec(
-            3600.0,
-            (int, float),
-            "seconds 300-86400 (longest the Pi may stay up)",
-            lambda v: 300 <= v <= 86400,
-        ),
-        "watchdog_s": Spec(
-            120.0,
-            (int, float),
-            "seconds 30-3600 without a kick before a power cycle",
-            lambda v: 30 <= v <= 3600,
-        ),
+        "max_awake_s": _num(3600.0, 300, 86400, "seconds 300-86400 (longest the Pi may stay up)"),
+        "watchdog_s": _num(120.0, 30, 3600, "seconds 30-3600 without a kick before a power cycle"),
         "uart": Spec("/dev/serial0", str, "the supervisor's serial port", lambda v: v != ""),
         "poweroff_command": Spec(
             ["systemctl", "poweroff"],
@@ -186,77 +181,58 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             "a command as a list of strings (halts the Pi after a shutdown)",
             lambda v: len(v) > 0 and all(isinstance(a, str) and a for a in v),
         ),
-        "hello_timeout_s": Spec(
-            5.0,
-            (int, float),
-            "seconds 0.5-60 to wait for the supervisor's hello",
-            lambda v: 0.5 <= v <= 60,
-        ),
+        "hello_timeout_s": _num(5.0, 0.5, 60, "seconds 0.5-60 to wait for the supervisor's hello"),
     },
     "pir": {
-        "stuck_after_s": Spec(300.0, (int, float), "seconds >= 30", lambda v: v >= 30),
+        "stuck_after_s": _num(300.0, 30, 86400, "seconds 30-86400"),
     },
     "power": {
         "chemistry": Spec(
             "L91", str, f"one of {', '.join(CHEMISTRY_NAMES)}", lambda v: v in CHEMISTRY_NAMES
         ),
-        "cells_series": Spec(6, int, "cells in series 1-12", lambda v: 1 <= v <= 12),
-        "cells_parallel": Spec(2, int, "parallel strings 1-4", lambda v: 1 <= v <= 4),
+        "cells_series": _num(6, 1, 12, "cells in series 1-12", int),
+        "cells_parallel": _num(2, 1, 4, "parallel strings 1-4", int),
         "target_end": Spec(
             "", str, "a local date 'YYYY-MM-DD' the pack must last to, or '' for none", _is_date
         ),
         "budget": Spec(True, bool, "true or false (the budget controller)", lambda v: True),
-        "margin": Spec(0.3, (int, float), "a share 0-1 kept in reserve", lambda v: 0 <= v <= 1),
-        "floor_v": Spec(
-            6.6,
-            (int, float),
-            "pack volts 3-20 under which the Pi is not booted",
-            lambda v: 3 <= v <= 20,
-        ),
-        "floor_hysteresis_v": Spec(
-            0.4, (int, float), "volts 0-3 above the floor to boot again", lambda v: 0 <= v <= 3
-        ),
+        "margin": _num(0.3, 0, 1, "a share 0-1 kept in reserve"),
+        "floor_v": _num(6.6, 3, 20, "pack volts 3-20 under which the Pi is not booted"),
+        "floor_hysteresis_v": _num(0.4, 0, 3, "volts 0-3 above the floor to boot again"),
         "reduced_active_hours": Spec(
             ["16:00-10:00"],
             list,
             "a list of 'HH:MM-HH:MM' local windows (the budget's last resort)",
             lambda v: len(v) > 0 and all(isinstance(w, str) and _is_window(w) for w in v),
         ),
-        "standby_ua": Spec(
-            30.0, (int, float), "microamps > 0 at the pack with the Pi off (this unit's)", _positive
+        "standby_ua": _num(
+            30.0, 0.1, 10_000, "microamps 0.1-10000 at the pack with the Pi off (this unit's)"
         ),
-        "boot_s": Spec(3.5, (int, float), "seconds > 0 from rail on to user code", _positive),
+        "boot_s": _num(3.5, 0.5, 120, "seconds 0.5-120 from rail on to user code"),
     },
     "storage": {
         "card_path": Spec("/media/irbis/card", str, "a directory path", lambda v: v != ""),
         "data_path": Spec("/var/lib/irbis", str, "a directory path", lambda v: v != ""),
-        "free_floor_mb": Spec(256, (int, float), "megabytes >= 1", lambda v: v >= 1),
-        "reserve_mb": Spec(64, (int, float), "megabytes >= 1", lambda v: v >= 1),
+        "free_floor_mb": _num(256, 1, TB_MB, f"megabytes 1-{TB_MB} (2 TB)"),
+        "reserve_mb": _num(64, 1, TB_MB, f"megabytes 1-{TB_MB} (2 TB)"),
         "ring": Spec(False, bool, "true or false", lambda v: True),
-        "low_score_below": Spec(0.5, (int, float), "a score 0-1", lambda v: 0 <= v <= 1),
-        "buffer_max_mb": Spec(512, (int, float), "megabytes >= 1", lambda v: v >= 1),
-        "buffer_floor_mb": Spec(256, (int, float), "megabytes >= 0", _non_negative),
-        "probe_samples": Spec(
-            64, int, "0 (no probe) or a number of blocks 2-4096", lambda v: v == 0 or 2 <= v <= 4096
+        "low_score_below": _num(0.5, 0, 1, "a score 0-1"),
+        "buffer_max_mb": _num(512, 1, TB_MB, f"megabytes 1-{TB_MB} (2 TB)"),
+        "buffer_floor_mb": _num(256, 0, TB_MB, f"megabytes 0-{TB_MB} (2 TB)"),
+        "probe_samples": _num(
+            64,
+            0,
+            4096,
+            "0 (no probe) or a number of blocks 2-4096",
+            int,
+            lambda v: v == 0 or v >= 2,
         ),
     },
     "triage": {
         "enabled": Spec(True, bool, "true or false (false: every burst is kept)", lambda v: True),
-        "keep_from": Spec(
-            0.5, (int, float), "a score 0-1 from which every frame is kept", lambda v: 0 <= v <= 1
-        ),
-        "discard_below": Spec(
-            0.2,
-            (int, float),
-            "a score 0-1 under which an empty burst is discarded",
-            lambda v: 0 <= v <= 1,
-        ),
-        "audit_share": Spec(
-            0.05,
-            (int, float),
-            "a share 0-1 of discarded events that keep a thumbnail",
-            lambda v: 0 <= v <= 1,
-        ),
+        "keep_from": _num(0.5, 0, 1, "a score 0-1 from which every frame is kept"),
+        "discard_below": _num(0.2, 0, 1, "a score 0-1 under which an empty burst is discarded"),
+        "audit_share": _num(0.05, 0, 1, "a share 0-1 of discarded events that keep a thumbnail"),
         "masks": Spec(
             [],
             list,
@@ -264,9 +240,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             "0 <= left < right <= 1 and 0 <= top < bottom <= 1",
             lambda v: all(_is_mask(m) for m in v),
         ),
-        "background_frames": Spec(
-            8, int, "a whole number of frames 1-64 kept per light", lambda v: 1 <= v <= 64
-        ),
+        "background_frames": _num(8, 1, 64, "a whole number of frames 1-64 kept per light", int),
         "discard_at_capture": Spec(
             False,
             bool,
@@ -372,7 +346,11 @@ def validate(raw: dict[str, Any], source: str = "<dict>") -> TrapConfig:
             kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
             if isinstance(value, bool) and bool not in kinds:
                 raise ConfigError(dotted, value, spec.expected)
-            if not isinstance(value, kinds) or not spec.check(value):
+            if not isinstance(value, kinds) or _non_finite(value):
+                raise ConfigError(dotted, value, spec.expected)
+            if spec.bounds is not None and not spec.bounds[0] <= value <= spec.bounds[1]:
+                raise ConfigError(dotted, value, spec.expected)  # NaN fails this too
+            if not spec.check(value):
                 raise ConfigError(dotted, value, spec.expected)
             out[key] = (
                 float(value)
@@ -392,6 +370,15 @@ def validate(raw: dict[str, Any], source: str = "<dict>") -> TrapConfig:
     return cfg
 
 
+def _non_finite(value: Any) -> bool:
+    """NaN or an infinity anywhere in the value (TOML has nan and inf literals)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list):
+        return any(_non_finite(v) for v in value)
+    return False
+
+
 def _known_top() -> list[str]:
     return sorted([*SCHEMA[""], *(s for s in SCHEMA if s)])
 
@@ -399,12 +386,17 @@ def _known_top() -> list[str]:
 def load(path: str | Path) -> TrapConfig:
     """Read and validate a trap.toml. Raises ConfigError (or FileNotFoundError) with the path."""
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # a FIFO would block and /dev/null would read as "all defaults"
+        raise ConfigError("<file>", str(path), "a TOML file, not a device or a pipe")
     try:
         text = path.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"config file not found: {path}") from None
     except IsADirectoryError:
         raise ConfigError("<file>", str(path), "a TOML file, not a directory") from None
+    except OSError as exc:  # no permission, an I/O error, a name too long
+        raise ConfigError("<file>", str(path), f"a readable file ({exc.strerror})") from None
     try:
         raw = tomllib.loads(text.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -414,6 +406,20 @@ def load(path: str | Path) -> TrapConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("<file>", str(path), f"valid TOML ({exc})") from None
     return validate(raw, str(path))
+
+
+def check_target_end(cfg: TrapConfig, today: date) -> None:
+    """Refuse a power.target_end before `today` (the site's local date) in a deployment being
+    checked or planned. The running trap never calls this: a survey that overran its date must
+    keep taking pictures (its budget controller then runs at level 0 and logs a fault)."""
+    target = cfg.target_end
+    if target is not None and target < today:
+        raise ConfigError(
+            "power.target_end",
+            cfg["power.target_end"],
+            f"a date not before today ({today.isoformat()} at the site's offset "
+            f"{cfg['site.utc_offset']}), or '' for none",
+        )
 
 
 def defaults() -> TrapConfig:

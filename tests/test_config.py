@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -41,15 +44,15 @@ def test_example_config_is_valid_and_matches_the_defaults_it_documents():
         ('mode = "sometimes"', "mode", "one of gated, always-on"),
         ("[capture]\nburst_frames = 0", "capture.burst_frames", "1-20"),
         ("[capture]\nburst_frames = 2.5", "capture.burst_frames", "whole number"),
-        ('[capture]\nhold_off_s = "ten"', "capture.hold_off_s", "seconds >= 0"),
-        ("[capture]\nhold_off_s = -1", "capture.hold_off_s", "seconds >= 0"),
-        ("[capture]\nhold_off_s = true", "capture.hold_off_s", "seconds >= 0"),
+        ('[capture]\nhold_off_s = "ten"', "capture.hold_off_s", "seconds 0-3600"),
+        ("[capture]\nhold_off_s = -1", "capture.hold_off_s", "seconds 0-3600"),
+        ("[capture]\nhold_off_s = true", "capture.hold_off_s", "seconds 0-3600"),
         ("[capture]\nburst_franes = 3", "capture.burst_franes", "a known key of [capture]"),
         ("[pins]\npir = 40", "pins.pir", "BCM GPIO number"),
         ("[pins]\npir = 17\nir = 17", "pins.ir", "other than pins.pir"),
         ('[schedule]\nactive_hours = ["25:00-06:00"]', "schedule.active_hours", "HH:MM-HH:MM"),
         ("[schedule]\nactive_hours = []", "schedule.active_hours", "HH:MM-HH:MM"),
-        ("[timelapse]\ninterval_s = 10", "timelapse.interval_s", ">= 60"),
+        ("[timelapse]\ninterval_s = 10", "timelapse.interval_s", "seconds 60-86400"),
         ('[site]\nutc_offset = "7"', "site.utc_offset", "+07:00"),
         ("capture = 3", "capture", "a table"),
         ("colour = 1", "colour", "a known key"),
@@ -112,6 +115,7 @@ def test_triage_keys_default_and_accept_masks_and_equal_thresholds():
         "audit_share": 0.05,
         "masks": [],
         "background_frames": 8,
+        "discard_at_capture": False,
     }
     cfg = config.validate(
         {
@@ -161,6 +165,129 @@ def test_any_document_is_either_valid_or_a_config_error(raw):
         assert exc.key  # names what is wrong
     else:
         assert cfg.mode in config.MODES
+
+
+# -- numbers: finite and in a stated range --------------------------------------------------
+
+NUMERIC_KEYS = [
+    (f"{section}.{key}" if section else key, spec)
+    for section, specs in config.SCHEMA.items()
+    for key, spec in specs.items()
+    if spec.kind in (int, float, (int, float))
+]
+
+
+def _bound_text(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def test_every_numeric_key_has_a_finite_range_stated_in_its_expected_text():
+    assert len(NUMERIC_KEYS) >= 40
+    for dotted, spec in NUMERIC_KEYS:
+        assert spec.bounds is not None, dotted
+        low, high = spec.bounds
+        assert math.isfinite(low) and math.isfinite(high) and low < high, dotted
+        assert _bound_text(low) in spec.expected, (dotted, spec.expected)
+        assert _bound_text(high) in spec.expected, (dotted, spec.expected)
+        assert low <= spec.default <= high and spec.check(spec.default), dotted
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[capture]\nhold_off_s = inf", "capture.hold_off_s"),
+        ("[capture]\nhold_off_s = 1e308", "capture.hold_off_s"),
+        ("[capture]\nhold_off_s = 3601", "capture.hold_off_s"),
+        ("[capture]\nhold_off_s = nan", "capture.hold_off_s"),
+        ("[capture]\nhold_off_s = -inf", "capture.hold_off_s"),
+        ("[gated]\nwarm_window_s = 1e300", "gated.warm_window_s"),
+        ("[gated]\nwarm_window_s = inf", "gated.warm_window_s"),
+        ("[capture]\ncamera_timeout_s = 1e9", "capture.camera_timeout_s"),
+        ("[capture]\nir_below_lux = inf", "capture.ir_below_lux"),
+        ("[capture]\nburst_interval_s = nan", "capture.burst_interval_s"),
+        ("[power]\nstandby_ua = 1e-320", "power.standby_ua"),
+        ("[power]\nstandby_ua = 1e12", "power.standby_ua"),
+        ("[power]\nboot_s = inf", "power.boot_s"),
+        ("[power]\nmargin = nan", "power.margin"),
+        ("[pir]\nstuck_after_s = 1e18", "pir.stuck_after_s"),
+        ("[storage]\nbuffer_max_mb = inf", "storage.buffer_max_mb"),
+        ("[storage]\nfree_floor_mb = 9223372036854775807", "storage.free_floor_mb"),
+        ("[site]\nlatitude_deg = nan", "site.latitude_deg"),
+        ("[timelapse]\ninterval_s = 31536000", "timelapse.interval_s"),
+        ("[triage]\nmasks = [[0.0, 0.0, 1.0, nan]]", "triage.masks"),
+    ],
+)
+def test_impossible_numbers_are_refused_naming_key_and_range(tmp_path, toml, key):
+    path = tmp_path / "trap.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert info.value.key == key
+    spec = config.SCHEMA[key.rpartition(".")[0]][key.rpartition(".")[2]]
+    assert spec.expected in str(info.value)
+
+
+def _number_values() -> st.SearchStrategy:
+    return st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(allow_subnormal=True, min_value=-1e-300, max_value=1e-300),
+        st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -1e308, 5e-324, 0.0, -0.0]),
+        st.integers(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.booleans(),
+        st.text(max_size=8),
+        st.lists(st.floats(allow_nan=True), max_size=3),
+        st.none(),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@pytest.mark.parametrize(("dotted", "spec"), NUMERIC_KEYS, ids=[k for k, _ in NUMERIC_KEYS])
+@given(value=_number_values())
+def test_any_value_for_a_numeric_key_is_a_finite_number_in_range_or_an_error_naming_it(
+    dotted, spec, value
+):
+    section, _, key = dotted.rpartition(".")
+    raw = {key: value} if not section else {section: {key: value}}
+    try:
+        cfg = config.validate(raw)
+    except ConfigError as exc:
+        assert exc.key in (dotted, "pins.ir", "triage.discard_below")  # or its cross-check
+        if exc.key == dotted:
+            assert spec.expected in str(exc)
+    else:
+        got = cfg[dotted]
+        assert isinstance(got, int | float) and not isinstance(got, bool)
+        assert math.isfinite(got)
+        assert spec.bounds[0] <= got <= spec.bounds[1]
+
+
+def test_target_end_in_the_past_is_refused_by_the_check_only():
+    cfg = config.validate({"power": {"target_end": "2026-03-01"}})  # validation has no clock
+    config.check_target_end(cfg, date(2026, 3, 1))  # today is fine
+    config.check_target_end(config.defaults(), date(2099, 1, 1))  # no target: fine
+    with pytest.raises(ConfigError) as info:
+        config.check_target_end(cfg, date(2026, 3, 2))
+    assert info.value.key == "power.target_end"
+    assert "2026-03-01" in str(info.value) and "not before today (2026-03-02" in str(info.value)
+
+
+def test_device_or_pipe_is_not_a_config(tmp_path):
+    with pytest.raises(ConfigError, match="not a device or a pipe"):
+        config.load("/dev/null")  # would otherwise read as "all defaults"
+    fifo = tmp_path / "trap.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a device or a pipe"):
+        config.load(fifo)  # would otherwise block
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_config_is_a_config_error(tmp_path):
+    path = tmp_path / "trap.toml"
+    path.write_text("")
+    path.chmod(0)
+    with pytest.raises(ConfigError, match="a readable file"):
+        config.load(path)
 
 
 # -- the entry point: bad input -> clear message, non-zero exit, nothing written --------------

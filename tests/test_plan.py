@@ -84,8 +84,11 @@ def test_activity_from_the_scenario(altai):
     )
     act = activity(defaults(), stormy, 90.0)
     assert act["triggers_per_day"] == pytest.approx(11.4 + 2 * (150 - 7) / 90)
-    busy = activity(defaults().with_values(capture__hold_off_s=8640.0), altai, 90.0)
-    assert busy["events_per_day"] == pytest.approx(86400 / (8640 + 1.15))  # capped
+    windy = dataclasses.replace(
+        altai, triggers=dataclasses.replace(altai.triggers, false_triggers_per_day=100.0)
+    )
+    busy = activity(defaults().with_values(capture__hold_off_s=3600.0), windy, 90.0)
+    assert busy["events_per_day"] == pytest.approx(86400 / (3600 + 1.15))  # capped
 
 
 def test_target_from_the_scenario_or_the_config(altai, default_plan):
