@@ -168,6 +168,7 @@ class Trap:
                 self.hw.link.request_shutdown(wake_at, reason, hold_off_s)
             case Halt(reason=reason):
                 self.cancel_timers()
+                self.storage.close()  # the journal's high-water marks, card and data partition
                 if self.power is not None:
                     self.power.stop()
                 self.halted = reason
@@ -232,7 +233,13 @@ class Trap:
         why a thumbnail it should have is missing."""
         if burst is None:
             return [], None
-        chosen = media_for_verdict(verdict, burst.frames, self._frame_metas(burst))
+        chosen = media_for_verdict(
+            verdict,
+            burst.frames,
+            self._frame_metas(burst),
+            self.config["storage.low_score_below"],
+            self.config["triage.discard_at_capture"],
+        )
         return chosen.media, chosen.thumbnail_error
 
     def _store(self, seq: int, record: dict[str, Any]) -> None:

@@ -60,7 +60,7 @@ def test_a_full_card_stops_capture_and_still_counts_triggers(tmp_path):
     journal = scan(out / "card" / "irbis" / DEP / "journal.jsonl").records
     evictions = [r for r in journal if r["kind"] == "evict"]
     assert sum(len(r["files"]) for r in evictions) == m["storage"]["evicted_files"]
-    assert {r["reason"] for r in evictions} <= {"thumb_of_discarded", "empty_verdict", "low_score"}
+    assert {r["reason"] for r in evictions} <= {"demoted", "thumbnail"}
     assert_nothing_lost(m)
 
 

@@ -148,13 +148,29 @@ def test_recovery_removes_temps_cuts_the_tail_and_never_reuses_a_number(tmp_path
     (day / ".00000003-01.jpg.tmp").write_bytes(b"half")
     with store.journal.path.open("ab") as f:
         f.write(b'{"kind":"event","seq":3,"med')
-    again = EventStore(root, cardio.OS_IO)
+    again = EventStore(root, cardio.OS_IO, now="2026-12-02T08:00:00.000+07:00")
     assert again.next_seq() == 3  # 2 is on the card already: never reused
-    assert again.recovery.removed_temp == [".00000003-01.jpg.tmp"]
+    assert again.recovery.removed_temp == ["2026-12-01/.00000003-01.jpg.tmp"]
     assert again.recovery.cut_bytes == len(b'{"kind":"event","seq":3,"med')
     assert any(r.getMessage() == "journal tail cut" for r in caplog.records)
-    kinds = [r["kind"] for r in scan(again.journal.path).records]
-    assert kinds == ["event", "recovery"]  # what recovery did is journaled
+    records = scan(again.journal.path).records
+    assert [r["kind"] for r in records] == ["event", "event", "recovery"]  # all journaled
+    adopted = records[1]  # the cut commit's media were whole: adopted, not left unjournaled
+    assert (adopted["seq"], adopted["status"], adopted["time_source"]) == (
+        2,
+        "recovered",
+        "day_folder",
+    )
+    assert adopted["trigger_time"] == "2026-12-01T00:00:00.000+07:00"
+    assert adopted["media"] == [
+        {
+            "file": "2026-12-01/00000002-01.jpg",
+            "role": "frame",
+            "sha256": hashlib.sha256(b"media renamed into place, journal line lost").hexdigest(),
+            "bytes": 43,
+        }
+    ]
+    assert records[2]["adopted"] == ["2026-12-01/00000002-01.jpg"]
     assert_sound(root)
 
 

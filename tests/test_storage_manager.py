@@ -228,24 +228,41 @@ def evictions(tmp_path: Path) -> list[tuple[str, int]]:
 
 
 def fill(s: Storage, verdicts: list[tuple[str, float | None]], size: int = 300_000) -> None:
+    """Commit one event per verdict as the trap stores it: two frames, and a thumbnail too
+    when triage judged it of low value (device/storage/verdict_media.py)."""
     for decision, score in verdicts:
-        s.commit(event(s.next_seq(), decision, score), frames(2, size))
+        low = decision != "keep" or (score is not None and score < 0.5)
+        thumb = [Media("t", os.urandom(size // 20), {"thumb_of": 1})] if low else []
+        s.commit(event(s.next_seq(), decision, score), frames(2, size) + thumb)
 
 
-def test_rotation_takes_value_order_and_never_animals(tmp_path):
+def test_rotation_demotes_low_value_events_to_thumbnails_first_and_never_animals(tmp_path):
     s, _ = full_card(tmp_path)
     fill(s, [("keep", 0.9), ("keep", 0.2), ("thumbnail", 0.1), ("discard", 0.0), ("keep", 0.3)])
     assert evictions(tmp_path) == []
     fill(s, [("keep", 0.95)] * 5)  # 3 MB more: the card must make room
     order = evictions(tmp_path)
-    assert order[:4] == [
-        ("thumb_of_discarded", 4),
-        ("empty_verdict", 3),
-        ("low_score", 2),  # the oldest low score first
-        ("low_score", 5),
-    ]
+    # lowest score first, then the oldest: frames go and each event keeps its thumbnail
+    assert order[:4] == [("demoted", 4), ("demoted", 3), ("demoted", 2), ("demoted", 5)]
+    demotions = [r for r in journal(tmp_path) if r["kind"] == "evict"][:4]
+    assert all(f.endswith(("-01.jpg", "-02.jpg")) for r in demotions for f in r["files"])
+    thumbs_taken = {seq for reason, seq in order if reason == "thumbnail"}
+    day = tmp_path / "card" / "irbis" / "dep1" / "2026-12-01"
+    for seq in {2, 3, 4, 5} - thumbs_taken:  # a demoted event is still its thumbnail
+        assert (day / f"{seq:08d}-t.jpg").exists()
     evicted = {seq for _, seq in order}
     assert evicted.isdisjoint({1, 6, 7, 8, 9, 10})  # animals never
+
+
+def test_rotation_takes_thumbnails_only_after_every_low_value_frame(tmp_path):
+    s, _ = full_card(tmp_path)
+    fill(s, [("discard", 0.05), ("thumbnail", 0.3), ("keep", 0.9)], size=600_000)
+    fill(s, [("keep", 0.95)] * 4, size=600_000)
+    order = evictions(tmp_path)
+    reasons = [reason for reason, _ in order]
+    assert "thumbnail" in reasons
+    assert reasons == sorted(reasons, key=["demoted", "thumbnail"].index)  # frames, then thumbs
+    assert {seq for _, seq in order} <= {1, 2}  # the animals stay whole
 
 
 def test_full_of_animals_stops_capture_cleanly_and_still_journals_triggers(tmp_path):

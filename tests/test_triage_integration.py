@@ -23,7 +23,7 @@ from device.hal.cardio import OS_IO, CardIO
 from device.hal.interfaces import Frame, FrameMeta
 from device.power.manager import PowerManager
 from device.storage import layout
-from device.storage.index import value_class
+from device.storage.index import is_low_value
 from device.storage.thumbnail import THUMB_WIDTH_PX
 from device.storage.verdict_media import media_for_verdict
 from device.triage import BackgroundBank, Triage, TriageSettings, Verdict
@@ -79,8 +79,30 @@ def frame(jpeg: bytes, lores: np.ndarray | None, t_s: float = 1.0) -> Frame:
 # -- storage acts on the decision -----------------------------------------------------------------
 
 
-def test_a_discarded_event_commits_no_media_but_journals_the_verdict(tmp_path, monkeypatch, caplog):
-    rig = make_rig(tmp_path)
+def test_a_discarded_event_keeps_every_frame_and_a_thumbnail_the_verdict_its_value(
+    tmp_path, monkeypatch
+):
+    rig = make_rig(tmp_path)  # triage.discard_at_capture is off by default
+    with_triage(rig, tmp_path)
+    force(monkeypatch, Verdict("discard", 0.04, ("no_change_against_background",), 2))
+    rec = one_event(rig)
+    assert card_jpegs(rig) == [
+        "00000001-01.jpg",
+        "00000001-02.jpg",
+        "00000001-03.jpg",
+        "00000001-t.jpg",
+    ]
+    assert [m["role"] for m in rec["media"]] == ["frame"] * 3 + ["thumb"]
+    assert rec["media"][-1]["thumb_of"] == 2
+    assert rec["verdict"]["decision"] == "discard" and rec["verdict"]["score"] == 0.04
+    assert is_low_value(rec["verdict"], 0.5)  # what eviction takes first when the card fills
+    assert rig.trap.controller.counters["media_stored"] == 4
+
+
+def test_with_discard_at_capture_a_discarded_event_commits_no_media_but_journals_the_verdict(
+    tmp_path, monkeypatch, caplog
+):
+    rig = make_rig(tmp_path, triage={"discard_at_capture": True})
     with_triage(rig, tmp_path)
     measures = {"x": 1.0, "triage_ms": 4.25}
     calls = force(
@@ -107,8 +129,10 @@ def test_a_discarded_event_commits_no_media_but_journals_the_verdict(tmp_path, m
     assert rig.trap.controller.counters["events_stored"] == 1
 
 
-def test_an_audited_discard_stores_exactly_one_thumbnail(tmp_path, monkeypatch):
-    rig = make_rig(tmp_path)
+def test_with_discard_at_capture_an_audited_discard_stores_exactly_one_thumbnail(
+    tmp_path, monkeypatch
+):
+    rig = make_rig(tmp_path, triage={"discard_at_capture": True})
     with_triage(rig, tmp_path)
     force(monkeypatch, Verdict("discard", 0.1, ("empty",), best_frame=3, audit=True))
     rec = one_event(rig)
@@ -122,17 +146,18 @@ def test_an_audited_discard_stores_exactly_one_thumbnail(tmp_path, monkeypatch):
     with Image.open(rig.card / "irbis" / "test" / m["file"]) as img:
         assert img.format == "JPEG" and img.size == (32, 24)
     assert rec["verdict"]["audit"] is True
-    assert value_class(rec, 0.5) == "thumb_of_discarded"
 
 
-def test_a_thumbnail_decision_stores_one_thumbnail_and_no_frames(tmp_path, monkeypatch):
-    rig = make_rig(tmp_path)
+def test_with_discard_at_capture_a_thumbnail_decision_stores_one_thumbnail_and_no_frames(
+    tmp_path, monkeypatch
+):
+    rig = make_rig(tmp_path, triage={"discard_at_capture": True})
     with_triage(rig, tmp_path)
     force(monkeypatch, Verdict("thumbnail", 0.3, ("weak_evidence",), best_frame=2))
     rec = one_event(rig)
     assert card_jpegs(rig) == ["00000001-t.jpg"]
     assert [(m["role"], m["thumb_of"]) for m in rec["media"]] == [("thumb", 2)]
-    assert value_class(rec, 0.5) == "empty_verdict"
+    assert is_low_value(rec["verdict"], 0.5)
 
 
 def test_keep_stores_every_frame(tmp_path, monkeypatch):
@@ -143,7 +168,7 @@ def test_keep_stores_every_frame(tmp_path, monkeypatch):
     assert card_jpegs(rig) == ["00000001-01.jpg", "00000001-02.jpg", "00000001-03.jpg"]
     assert [m["role"] for m in rec["media"]] == ["frame"] * 3
     assert rec["verdict"]["decision"] == "keep" and rec["verdict"]["score"] == 0.9
-    assert value_class(rec, 0.5) is None  # an animal: never evicted outside ring mode
+    assert not is_low_value(rec["verdict"], 0.5)  # an animal: never evicted outside ring mode
 
 
 def test_a_trap_without_triage_keeps_everything_and_says_so(tmp_path):
@@ -176,7 +201,7 @@ def test_the_hook_gets_the_source_the_number_and_wall_time(tmp_path):
 def test_a_thumbnail_is_the_best_frames_jpeg_scaled_to_320_wide():
     frames = [frame(jpeg_of(64, 48), None), frame(jpeg_of(1280, 720), None)]
     metas = [{"lux": 1.0}, {"lux": 2.0}]
-    chosen = media_for_verdict({"decision": "thumbnail", "best_frame": 2}, frames, metas)
+    chosen = media_for_verdict({"decision": "thumbnail", "best_frame": 2}, frames, metas, 0.5, True)
     (m,) = chosen.media
     assert chosen.thumbnail_error is None
     assert m.frame == layout.THUMB and m.meta == {"lux": 2.0, "thumb_of": 2, "thumb_from": "main"}
@@ -188,7 +213,7 @@ def test_a_thumbnail_is_the_best_frames_jpeg_scaled_to_320_wide():
 
 def test_no_best_frame_means_the_first_and_a_small_frame_is_not_scaled_up():
     frames = [frame(jpeg_of(200, 100), None), frame(b"junk", None)]
-    chosen = media_for_verdict({"decision": "discard", "audit": True}, frames, [{}, {}])
+    chosen = media_for_verdict({"decision": "discard", "audit": True}, frames, [{}, {}], 0.5, True)
     (m,) = chosen.media
     assert m.meta["thumb_of"] == 1
     with Image.open(io.BytesIO(m.data)) as img:
@@ -197,11 +222,11 @@ def test_no_best_frame_means_the_first_and_a_small_frame_is_not_scaled_up():
 
 def test_a_thumbnail_that_cannot_be_made_stores_nothing_and_says_why(tmp_path, monkeypatch):
     frames = [frame(b"\xff\xd8 not a jpeg", None)]
-    chosen = media_for_verdict({"decision": "thumbnail", "best_frame": 1}, frames, [{}])
+    chosen = media_for_verdict({"decision": "thumbnail", "best_frame": 1}, frames, [{}], 0.5, True)
     assert chosen.media == []
     assert "frame 1" in chosen.thumbnail_error and "lores" in chosen.thumbnail_error
     # in the loop: the event is journaled without media, the error in its record
-    rig = make_rig(tmp_path)
+    rig = make_rig(tmp_path, triage={"discard_at_capture": True})
     with_triage(rig, tmp_path)
     force(monkeypatch, Verdict("thumbnail", 0.3, ("weak_evidence",), best_frame=1))
     real_capture = rig.camera.capture_frame
@@ -217,9 +242,22 @@ def test_a_thumbnail_that_cannot_be_made_stores_nothing_and_says_why(tmp_path, m
 
 def test_discard_without_audit_and_an_unknown_decision():
     frames = [frame(jpeg_of(64, 48), None)]
-    assert media_for_verdict({"decision": "discard"}, frames, [{}]).media == []
-    kept = media_for_verdict({}, frames, [{"lux": 1.0}]).media  # triage did not judge: keep
+    assert media_for_verdict({"decision": "discard"}, frames, [{}], 0.5, True).media == []
+    kept = media_for_verdict({}, frames, [{"lux": 1.0}], 0.5).media  # not judged: keep
     assert [(m.frame, m.meta) for m in kept] == [(1, {"lux": 1.0})]
+
+
+def test_by_default_only_low_value_events_get_a_thumbnail_and_every_event_its_frames():
+    frames = [frame(jpeg_of(64, 48), None), frame(jpeg_of(64, 48), None)]
+    for verdict, thumb in [
+        ({"decision": "discard", "score": 0.0}, True),
+        ({"decision": "thumbnail", "score": 0.3}, True),
+        ({"decision": "keep", "score": 0.4}, True),  # under storage.low_score_below
+        ({"decision": "keep", "score": 0.9}, False),
+        ({"decision": "keep", "score": None}, False),  # not judged: never of low value
+    ]:
+        chosen = media_for_verdict(verdict, frames, [{}, {}], 0.5)
+        assert [m.frame for m in chosen.media] == [1, 2, *(["t"] if thumb else [])], verdict
 
 
 # -- the background bank across boots --------------------------------------------------------------

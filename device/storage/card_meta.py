@@ -21,6 +21,7 @@ from device.errors import CardError
 from device.hal.cardio import CardIO
 from device.storage import layout
 from device.storage.atomic import write_atomic
+from device.storage.card_paths import HostilePath, is_plain_file
 
 CARD_FORMAT = "irbis-card"
 DEPLOYMENT_FORMAT = "irbis-deployment"
@@ -56,10 +57,11 @@ def check_card_path(path: Path) -> None:
 
 def _load(path: Path, fmt: str, required: tuple[str, ...]) -> dict[str, Any] | None:
     """The document at `path`, None when missing; ForeignCard says what is wrong with it."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return None
+    if not is_plain_file(path):  # a link could point anywhere on the Pi
+        raise HostilePath(path.name, str(path), "is not a plain file (a link or a folder)")
+    raw = path.read_bytes()
     try:
         doc = json.loads(raw)
     except ValueError as exc:

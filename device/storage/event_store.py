@@ -8,8 +8,10 @@ recovery (device/storage/recovery.py). See docs/card-format.md.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from typing import Any
 from device.hal.cardio import CardIO
 from device.storage import layout
 from device.storage.atomic import make_dirs_durable, write_atomic
+from device.storage.card_paths import media_path
+from device.storage.highwater import Mark
 from device.storage.recovery import recover
 
 log = logging.getLogger("irbis.storage")
@@ -38,16 +42,20 @@ class Media:
 class EventStore:
     """One deployment folder: recovery at opening, then commits and evictions."""
 
-    def __init__(self, root: Path, io: CardIO, now: str | None = None) -> None:
+    def __init__(
+        self, root: Path, io: CardIO, now: str | None = None, marks: tuple[Mark, ...] = ()
+    ) -> None:
         self.root = root
         self.io = io
-        self.journal, self.recovery = recover(root, io, now=now)
+        self.journal, self.recovery = recover(root, io, now=now, marks=marks)
         self._days = set(self.recovery.day_folders)
 
     def next_seq(self) -> int:
-        """One past the highest sequence number journaled or seen on media in the newest
-        folders, so numbers are never reused (media committed just before a cut count too)."""
-        return max(self.journal.last_seq, self.recovery.highest_media_seq) + 1
+        """One past the highest sequence number journaled, seen on media in the newest folders
+        or vouched for by a high-water mark, so numbers are never reused (media committed just
+        before a cut count too, and so do events a shortened journal lost)."""
+        r = self.recovery
+        return max(self.journal.last_seq, r.highest_media_seq, r.highest_mark_seq) + 1
 
     def commit(self, record: dict[str, Any], media: list[Media]) -> dict[str, Any]:
         """Write the media, then the journal record; returns the record as journaled."""
@@ -65,7 +73,10 @@ class EventStore:
         entries = []
         for item in media:
             rel = layout.media_path(day, seq, item.frame)
-            write_atomic(self.io, self.root / rel, item.data)
+            final = self.root / rel
+            if os.path.lexists(final):  # never over a file the card already holds
+                raise FileExistsError(errno.EEXIST, f"event {seq}: {rel} is already on the card")
+            write_atomic(self.io, final, item.data)
             entries.append(
                 {
                     **item.meta,
@@ -80,11 +91,13 @@ class EventStore:
     def evict(self, files: list[str], reason: str, **fields: Any) -> int:
         """Journal the eviction, then delete the files; returns the bytes freed. A cut between
         the two leaves files that recovery deletes; the reverse order could lose a file the
-        journal still calls committed."""
+        journal still calls committed. A path that is not a media path inside this folder is
+        refused (HostilePath) before anything is journaled or deleted."""
+        paths = {rel: media_path(self.root, rel, "evicted file") for rel in files}  # before all
         sizes = {}
-        for rel in files:
+        for rel, path in paths.items():
             try:
-                sizes[rel] = (self.root / rel).stat().st_size
+                sizes[rel] = path.lstat().st_size
             except FileNotFoundError:
                 sizes[rel] = 0
         self.journal.append(
@@ -97,10 +110,10 @@ class EventStore:
             }
         )
         folders = set()
-        for rel in files:
+        for rel, path in paths.items():
             if sizes[rel]:
-                self.io.unlink(self.root / rel)
-                folders.add((self.root / rel).parent)
+                self.io.unlink(path)
+                folders.add(path.parent)
         for folder in sorted(folders):
             self.io.sync_dir(folder)
         return sum(sizes.values())

@@ -17,14 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from device.errors import CardError
 from device.hal.cardio import CardIO
+from device.storage.card_paths import HostilePath
 
 log = logging.getLogger("irbis.storage")
 
@@ -118,7 +120,8 @@ def scan(path: Path) -> JournalScan:
     out = JournalScan()
     if not path.exists():
         return out
-    data = path.read_bytes()
+    with _open_plain(path) as f:
+        data = f.read()
     out.size_bytes = len(data)
     offset, end_of_last_good = 0, 0
     lines = data.split(b"\n")
@@ -166,8 +169,8 @@ class Tail:
 
 def read_tail(path: Path, window_bytes: int = TAIL_BYTES) -> Tail:
     """Find the last sound record reading only the end of the file (widening as needed)."""
-    size = path.stat().st_size
-    with path.open("rb") as f:
+    with _open_plain(path) as f:
+        size = os.fstat(f.fileno()).st_size
         window = min(size, window_bytes)
         while True:
             f.seek(size - window)
@@ -214,13 +217,44 @@ def _last_sound(
     return (*found, last_event)
 
 
+def hash_at(path: Path, rec: int, window_bytes: int = TAIL_BYTES) -> str | None:
+    """The hash of the sound line numbered `rec`, reading back from the end in widening windows
+    (a high-water mark is checked against the journal at every start, usually near its end);
+    None when no sound line has that number."""
+    with _open_plain(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        window = min(size, window_bytes)
+        while True:
+            f.seek(size - window)
+            lines = f.read(window).split(b"\n")
+            first = 0 if window == size else 1  # a window not at the file's start begins mid-line
+            numbers = []
+            for line in lines[first:]:
+                try:
+                    record = decode(line)
+                except JournalLineError:
+                    continue
+                if record["rec"] == rec:
+                    return line_hash(line)
+                numbers.append(record["rec"])
+            if window == size or (numbers and min(numbers) < rec):
+                return None
+            window = min(size, window * 4)
+
+
+def _open_plain(path: Path) -> IO[bytes]:
+    """The file opened for reading without following a link in its last component: a journal
+    on a card that is a link to somewhere else is refused (OSError ELOOP), not read."""
+    return os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
+
+
 def check_ours(path: Path) -> Tail:
     """The journal's tail; CardError when the file holds no sound v1 record but begins with a
     whole line of JSON: another program's or another version's records, which the trap must
     not touch. Anything else without a sound record is a torn first append (junk included)."""
     tail = read_tail(path)
     if tail.record is None and path.stat().st_size:
-        with path.open("rb") as f:
+        with _open_plain(path) as f:
             first = f.read(TAIL_BYTES).split(b"\n", 1)
         if len(first) == 2 and _is_json(first[0]):
             raise CardError(
@@ -245,6 +279,8 @@ class Journal:
         self.path = path
         self.io = io
         self.cut_bytes = 0
+        if os.path.islink(path):
+            raise HostilePath("journal", path.name, "is a symbolic link")
         if not path.exists():
             io.create(path, b"", sync=True)
             io.sync_dir(path.parent)
@@ -259,7 +295,7 @@ class Journal:
         size = self.path.stat().st_size
         tail = check_ours(self.path)
         if tail.end_bytes < size:
-            with self.path.open("rb") as f:
+            with _open_plain(self.path) as f:
                 f.seek(tail.end_bytes)
                 cut = f.read(64)
             self.cut_bytes = size - tail.end_bytes

@@ -4,6 +4,7 @@
     <card>/card.json                                   the card's identity and capacity probe
     <card>/irbis/<deployment_id>/deployment.json       config snapshot, device, firmware, place
     <card>/irbis/<deployment_id>/journal.jsonl         chained records (device/storage/journal.py)
+    <card>/irbis/<deployment_id>/checkpoint.json       the journal's high-water mark (highwater.py)
     <card>/irbis/<deployment_id>/<YYYY-MM-DD>/<seq:08d>-<frame:02d>.jpg   full frames
     <card>/irbis/<deployment_id>/<YYYY-MM-DD>/<seq:08d>-t.jpg             thumbnail
     <card>/irbis/<deployment_id>/receipts/<name>.json  offload receipts written by a host
@@ -23,9 +24,11 @@ TOP_DIR = "irbis"
 DEPLOYMENT_FILE = "deployment.json"
 JOURNAL_FILE = "journal.jsonl"
 RECEIPTS_DIR = "receipts"
+CHECKPOINT_FILE = "checkpoint.json"
 
 MEDIA_NAME = re.compile(r"^(\d{8})-(\d{2}|t)\.jpg$")
 DAY_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MEDIA_PATH = re.compile(r"\d{4}-\d{2}-\d{2}/\d{8}-(?:\d{2}|t)\.jpg")  # relative to the folder
 THUMB = "t"
 
 

@@ -36,7 +36,9 @@ from device.hal.cardio import CardIO
 from device.hal.interfaces import Card
 from device.storage import card_meta, layout
 from device.storage.atomic import make_dirs_durable, write_atomic
+from device.storage.card_paths import HostilePath, check_folder, media_path
 from device.storage.event_store import EventStore, Media
+from device.storage.highwater import CheckpointError, Mark, read_checkpoint, write_checkpoint
 from device.storage.index import EvictionIndex
 from device.storage.journal import check_ours, scan
 from device.storage.receipts import read_receipts
@@ -49,6 +51,7 @@ DEFAULT_EVENT_BYTES = 4 * MB
 BUFFER = "buffer"
 STATUS_FILE = "status.json"
 STATE_FILE = "state.json"
+MARKS_KEPT = 32  # cards whose journal high-water marks state.json remembers
 
 
 class Storage:
@@ -79,6 +82,8 @@ class Storage:
         self._buffer: EventStore | None = None
         self._index: EvictionIndex | None = None
         self._event_bytes: list[int] = []
+        self._checkpoint_rec = 0  # the card's checkpoint.json, as last read or written
+        self.faults: list[str] = []  # what this boot found wrong on the card, as short words
 
     # -- start ---------------------------------------------------------------------------------
     def open(self) -> None:
@@ -111,6 +116,7 @@ class Storage:
             present, hardware_id = False, None
             self._set_state("card_io_errors", f"card not readable: {exc}")
         if not present:
+            self._remember_mark()
             self.store, self.card_id, self._index = None, None, None
             if self.state != "card_io_errors":
                 self._set_state("no_card", "no card in the slot; events go to the buffer")
@@ -119,13 +125,16 @@ class Storage:
             return True
         if hardware_id == self._unusable_until_swap:
             return False
+        self._remember_mark()
         self.store, self._index, self._lost_bytes = None, None, 0
         self._hardware_id = hardware_id
         try:
             self._take_up_card(hardware_id or "unknown")
         except card_meta.ReadOnlyCard as exc:
             return self._set_aside("card_read_only", str(exc))
-        except CardError as exc:  # ForeignCard, or a journal that is not ours
+        except CardError as exc:  # ForeignCard, a journal not ours, a path leading off the card
+            if isinstance(exc, HostilePath):
+                self.faults.append("hostile_card_paths")
             return self._set_aside("card_foreign", str(exc))
         except OSError as exc:
             return self._set_aside("card_io_errors", f"{type(exc).__name__}: {exc}")
@@ -133,6 +142,7 @@ class Storage:
         return True
 
     def _set_aside(self, state: str, reason: str) -> bool:
+        self._remember_mark()
         self.store, self.card_id, self._index = None, None, None
         self._unusable_until_swap = self._hardware_id
         self._set_state(state, reason)
@@ -142,7 +152,8 @@ class Storage:
         root = self.card.mount_path
         card_meta.check_card_path(root)
         doc = card_meta.read_card(root)
-        folder = layout.deployment_dir(root, self.deployment_id)
+        # irbis/<deployment> is resolved on the card, never through a link (HostilePath)
+        folder = check_folder(root, f"{layout.TOP_DIR}/{self.deployment_id}", "deployment folder")
         dep = card_meta.read_deployment(folder, self.deployment_id, self.config["device_id"])
         journal = folder / layout.JOURNAL_FILE
         if (doc is None or dep is None) and journal.exists():
@@ -157,9 +168,16 @@ class Storage:
         if dep is None:
             dep_doc = card_meta.new_deployment(self.config, self.clock.now_utc())
             card_meta.write_new(self.card_io, folder / layout.DEPLOYMENT_FILE, dep_doc)
-        store = EventStore(folder, self.card_io, self._now())
-        self.card_id = str(doc["card_id"])
+        card_id = str(doc["card_id"])
+        store = EventStore(folder, self.card_io, self._now(), self._marks(folder, card_id))
+        self.card_id = card_id
         self.store = store
+        if store.recovery.lost is not None:
+            self.faults.append("journal_history_lost")
+        if store.recovery.refused:
+            self.faults.append("hostile_card_paths")
+        if store.journal.last_rec != self._checkpoint_rec:
+            self._save_marks()  # a loss is journaled once; a cut before the last halt caught up
         if store.journal.last_rec == 0:
             store.note(
                 {
@@ -173,6 +191,65 @@ class Storage:
                 }
             )
         self._drain_buffer()
+
+    # -- the journal's high-water marks (device/storage/highwater.py) --------------------------
+    def _marks(self, folder: Path, card_id: str) -> tuple[Mark, ...]:
+        """What the card's checkpoint and this trap's data partition say the journal reached."""
+        marks = []
+        self._checkpoint_rec = 0
+        try:
+            checkpoint = read_checkpoint(folder, self.deployment_id)
+        except (CheckpointError, HostilePath, OSError) as exc:
+            self.faults.append("checkpoint_unreadable")
+            log.error("checkpoint ignored", extra={"record": {"card": card_id, "why": str(exc)}})
+            checkpoint = None
+        if checkpoint is not None:
+            marks.append(checkpoint)
+            self._checkpoint_rec = checkpoint.rec
+        ours = self._seq_state.get("marks", {}).get(card_id)
+        if ours is not None:
+            try:
+                marks.append(Mark.from_json(ours, "data_partition"))
+            except CheckpointError as exc:
+                log.error("data partition mark ignored", extra={"record": {"why": str(exc)}})
+        return tuple(marks)
+
+    def _save_marks(self) -> None:
+        """Write the card's journal mark on the card (checkpoint.json) and on the data partition.
+        A failure is logged: the marks only help to notice a loss later."""
+        if self.store is None or self.card_id is None:
+            return
+        mark = Mark.of(self.store.journal)
+        try:
+            write_checkpoint(
+                self.card_io, self.store.root, self.deployment_id, self.card_id, mark, self._now()
+            )
+            self._checkpoint_rec = mark.rec
+        except OSError as exc:
+            log.error("checkpoint not written", extra={"record": {"error": str(exc)}})
+        self._remember_mark()
+
+    def _remember_mark(self) -> None:
+        """The data partition's copy of the current card's mark (state.json)."""
+        if self.store is None or self.card_id is None:
+            return
+        mark = Mark.of(self.store.journal).to_json()
+        marks = dict(self._seq_state.get("marks", {}))
+        if marks.get(self.card_id) == mark:
+            return
+        marks.pop(self.card_id, None)
+        marks[self.card_id] = mark  # newest last; the oldest cards are forgotten
+        self._seq_state["marks"] = dict(list(marks.items())[-MARKS_KEPT:])
+        try:
+            self._write_seq_state()
+        except OSError as exc:
+            log.error("state not written", extra={"record": {"error": str(exc)}})
+
+    def close(self) -> None:
+        """The halt: leave the journal's high-water marks where a later start (and a host)
+        can tell whether committed history went missing."""
+        if self.store is not None and self.store.journal.last_rec != self._checkpoint_rec:
+            self._save_marks()
 
     def _first_use(self, root: Path, hardware_id: str) -> dict[str, Any]:
         """Probe the card's real capacity, then write its card.json."""
@@ -336,7 +413,12 @@ class Storage:
                 continue
             media = []
             for m in record.get("media", []):
-                data = buffer.io.read(buffer.root / m["file"])
+                try:
+                    path = media_path(buffer.root, m.get("file"), "buffered media")
+                except HostilePath as exc:
+                    log.error("buffered media refused", extra={"record": {"why": str(exc)}})
+                    continue
+                data = buffer.io.read(path)
                 extra = {k: v for k, v in m.items() if k not in ("file", "role", "sha256", "bytes")}
                 media.append(Media(_frame_of(m["file"]), data, extra))
             clean = {

@@ -20,6 +20,7 @@ from pathlib import Path
 from device.hal.cardio import CardIO
 from device.storage import layout
 from device.storage.atomic import make_dirs_durable, write_atomic
+from device.storage.card_paths import HostilePath, check_folder, is_plain_file
 
 log = logging.getLogger("irbis.storage")
 
@@ -48,20 +49,30 @@ def parse_receipt(data: bytes, deployment_id: str) -> dict[str, str]:
         )
     files = doc.get("files")
     if not isinstance(files, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and _SHA256.match(v) for k, v in files.items()
+        isinstance(k, str) and isinstance(v, str) and _SHA256.fullmatch(v)
+        for k, v in files.items()
     ):
         raise ReceiptError("files must map media paths to lowercase hex SHA-256")
+    hostile = [k for k in files if not layout.MEDIA_PATH.fullmatch(k)]
+    if hostile:
+        raise ReceiptError(f"{len(hostile)} paths are not media paths, e.g. {hostile[0][:120]!r}")
     return files
 
 
 def read_receipts(deployment_root: Path, deployment_id: str) -> dict[str, str]:
     """Every file vouched for by a sound receipt; unsound receipts are logged and skipped."""
-    folder = deployment_root / layout.RECEIPTS_DIR
     vouched: dict[str, str] = {}
+    try:
+        folder = check_folder(deployment_root, layout.RECEIPTS_DIR, "receipts folder")
+    except HostilePath as exc:
+        log.error("receipts refused", extra={"record": {"why": str(exc)}})
+        return vouched
     if not folder.is_dir():
         return vouched
     for path in sorted(folder.glob("*.json")):
         try:
+            if not is_plain_file(path):
+                raise ReceiptError("not a plain file (a link or a folder)")
             vouched.update(parse_receipt(path.read_bytes(), deployment_id))
         except (ReceiptError, OSError) as exc:
             log.warning("receipt skipped", extra={"record": {"file": path.name, "why": str(exc)}})
@@ -91,7 +102,7 @@ def write_receipt(
         "files": files,
     }
     parse_receipt(json.dumps(doc).encode(), deployment_id)  # the writer obeys its own format
-    folder = deployment_root / layout.RECEIPTS_DIR
+    folder = check_folder(deployment_root, layout.RECEIPTS_DIR, "receipts folder")
     make_dirs_durable(io, folder, deployment_root)
     path = folder / f"{stamp}-{re.sub(r'[^A-Za-z0-9._-]', '_', host)}.json"
     write_atomic(io, path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
