@@ -54,10 +54,7 @@ def run(argv: list[str] | None = None) -> int:
 
 def _start(cfg: config_mod.TrapConfig, backend: str) -> int:
     from device import log
-    from device.event_triage import EventTriage
-    from device.power.manager import PowerManager
-    from device.storage.manager import Storage
-    from device.trap import Trap
+    from device.boot import boot_trap
 
     clock = RealClock(cfg.utc_offset_s)
     log.configure(clock, sys.stderr)
@@ -74,14 +71,7 @@ def _start(cfg: config_mod.TrapConfig, backend: str) -> int:
     try:
         # A missing, full, read-only or foreign card does not stop the trap: the storage
         # buffers internally or journals triggers without media, and its status says why.
-        storage = Storage(cfg, clock, hardware.card, hardware.card_io, hardware.data_io)
-        storage.open()
-        power = PowerManager(cfg, clock, data_path, hardware.data_io)
-        run_cfg = power.start(hardware.link)
-        triage = EventTriage(
-            run_cfg, data_path, hardware.data_io
-        )  # imports the triage package at its first burst
-        trap = Trap(run_cfg, clock, hardware, storage, triage=triage, power=power)
+        trap = boot_trap(cfg, clock, hardware).trap
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: trap.post(StopRequested("signal")))
         trap.start()

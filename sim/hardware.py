@@ -19,7 +19,15 @@ import numpy as np
 from device.clock import Clock
 from device.config import TrapConfig
 from device.errors import CameraError, CameraTimeout
-from device.hal.interfaces import Frame, FrameMeta, Hardware, PowerReading, SupervisorLink
+from device.hal.interfaces import (
+    CameraSettings,
+    Frame,
+    FrameMeta,
+    Hardware,
+    PowerReading,
+    SupervisorLink,
+    checked_power_share,
+)
 from device.hal.pi.link import NoSupervisor
 from device.hal.supervisor_link import SupervisorClient
 from device.power.battery import Battery, PackSpec
@@ -83,23 +91,42 @@ class SimPir:
 
 
 class SimCamera:
-    """Renders what is in front of the lens at the virtual instant of each exposure."""
+    """Renders what is in front of the lens at the virtual instant of each exposure.
 
-    def __init__(self, bench: Bench, config: TrapConfig) -> None:
+    The main stream is rendered at the scenario's render size scaled by the settings' main
+    resolution over the base config's (the budget's resolution rung halves both sides); the
+    lores stream is the settings' lores size."""
+
+    def __init__(self, bench: Bench, settings: CameraSettings) -> None:
         self.bench = bench
         self.clock = bench.clock
         self.hw = bench.scenario.hardware
-        self.exposure_us = config["capture.exposure_us"]
-        self.gain = config["capture.analogue_gain"]
-        self.timeout_s = config["capture.camera_timeout_s"]
+        self._settings = settings
         self._started = False
 
     @property
     def is_started(self) -> bool:
         return self._started
 
+    @property
+    def settings(self) -> CameraSettings:
+        return self._settings
+
+    def reconfigure(self, settings: CameraSettings) -> None:
+        if settings == self._settings:
+            return
+        restart = self._started
+        if restart:
+            self.stop()
+        self._settings = settings
+        if restart:
+            self.start()
+
+    def _scene(self) -> Scene:
+        return self.bench.scene_for(self._settings)
+
     def start(self) -> None:
-        self.bench.scene  # noqa: B018 - the sensor's first start builds the view
+        self._scene()  # the sensor's first start at these settings builds the view
         self.bench.ledger.set("camera", "camera")
         self.clock.sleep_s(self.hw.camera_start_s)
         self._started = True
@@ -111,22 +138,25 @@ class SimCamera:
     def meter(self) -> FrameMeta:
         self.clock.sleep_s(self.hw.frame_period_s)
         now_s = self.clock.monotonic_s()
-        return FrameMeta(now_s, self.exposure_us, self.gain, self.bench.world.lux_at(now_s))
+        s = self._settings
+        return FrameMeta(now_s, s.exposure_us, s.analogue_gain, self.bench.world.lux_at(now_s))
 
     def capture_frame(self, ir_on: bool) -> Frame:
         if not self._started:
             raise CameraError("capture on a stopped camera")
-        self.bench.inject_camera_fault(self.timeout_s)
+        s = self._settings
+        self.bench.inject_camera_fault(s.timeout_s)
         t_s = self.clock.monotonic_s()
         world = self.bench.world
         passes = world.passes_at(t_s)
         actors = [a for a in (p.actor_at(t_s) for p in passes) if a is not None]
         lux = world.lux_at(t_s)
-        rendered = self.bench.scene.render(Light(lux=lux, ir_on=ir_on), actors, self.bench.rng)
+        rendered = self._scene().render(Light(lux=lux, ir_on=ir_on), actors, self.bench.rng)
         in_frame = [p.id for p in passes if p.in_frame_at(t_s)]
         jpeg = self.bench.encoder.submit(self.bench.encode_and_note, rendered.rgb, t_s, in_frame)
         self.clock.sleep_s(self.hw.frame_period_s)
-        return Frame(jpeg, rendered.lores, FrameMeta(t_s, self.exposure_us, self.gain, lux, ir_on))
+        meta = FrameMeta(t_s, s.exposure_us, s.analogue_gain, lux, ir_on)
+        return Frame(jpeg, rendered.lores, meta)
 
     def close(self) -> None:
         if self._started:
@@ -134,18 +164,30 @@ class SimCamera:
 
 
 class SimIlluminator:
-    def __init__(self, bench: Bench, power: float = 1.0) -> None:
+    """The IR LEDs: while on, the ledger books their current at the power share (the duty)."""
+
+    def __init__(self, bench: Bench, power_share: float = 1.0) -> None:
         self.bench = bench
-        self.power = power  # capture.ir_power: a share of the LEDs' full current
+        self._power_share = checked_power_share(power_share)
         self.on_count = 0
 
     @property
     def is_on(self) -> bool:
         return self.bench.ledger.state("ir") == "ir"
 
+    @property
+    def power_share(self) -> float:
+        return self._power_share
+
+    @power_share.setter
+    def power_share(self, share: float) -> None:
+        self._power_share = checked_power_share(share)
+        if self.is_on:
+            self.bench.ledger.set("ir", "ir", self._power_share)
+
     def on(self) -> None:
         self.on_count += 1
-        self.bench.ledger.set("ir", "ir", self.power)
+        self.bench.ledger.set("ir", "ir", self._power_share)
 
     def off(self) -> None:
         self.bench.ledger.set("ir", "off")
@@ -220,7 +262,7 @@ class Bench:
             seed=seed,
             jpeg_quality=hw.jpeg_quality,
         )
-        self._scene: Scene | None = None
+        self._scenes: dict[tuple[int, int, int, int], Scene] = {}  # by main and lores size
         self.rng_power = random.Random(seed + 2)
         cfg = self.config
         self.pack = PackSpec.from_name(
@@ -357,7 +399,7 @@ class Bench:
         return Hardware(
             backend="sim",
             motion=self.pir,
-            camera=SimCamera(self, self.config),
+            camera=SimCamera(self, CameraSettings.from_config(self.config)),
             illuminator=SimIlluminator(self, self.config["capture.ir_power"]),
             card=self.card,
             power=SimPowerMonitor(self, link),
@@ -374,13 +416,34 @@ class Bench:
             self._data_io = SimCardIO(Path(self.config["storage.data_path"]))
         return self._data_io
 
-    @property
-    def scene(self) -> Scene:
-        """The view in front of the lens, built when the camera first starts (as the Pi
-        backend opens the camera on its first start, not while arming)."""
-        if self._scene is None:
-            self._scene = Scene(self.scene_spec)
-        return self._scene
+    def render_size(self, settings: CameraSettings) -> tuple[int, int]:
+        """The main stream a camera with these settings renders: the scenario's render size
+        (which stands in for the base config's main resolution) scaled by the settings' main
+        resolution over the base's; never smaller than the lores stream, as on a real camera."""
+        base_w, base_h = self.config["capture.main_width"], self.config["capture.main_height"]
+        (main_w, main_h), (lores_w, lores_h) = settings.main_size, settings.lores_size
+        width = max(lores_w, round(self.scene_spec.width * main_w / base_w))
+        height = max(lores_h, round(self.scene_spec.height * main_h / base_h))
+        return width, height
+
+    def scene_for(self, settings: CameraSettings) -> Scene:
+        """The view in front of the lens at these settings' sizes, painted from the run's seed
+        when a camera first starts with them (as the Pi backend opens the camera on its first
+        start, not while arming), then kept for the run."""
+        width, height = self.render_size(settings)
+        lores_w, lores_h = settings.lores_size
+        key = (width, height, lores_w, lores_h)
+        scene = self._scenes.get(key)
+        if scene is None:
+            spec = replace(
+                self.scene_spec,
+                width=width,
+                height=height,
+                lores_width=lores_w,
+                lores_height=lores_h,
+            )
+            scene = self._scenes[key] = Scene(spec)
+        return scene
 
     def encode_and_note(self, rgb: np.ndarray, t_s: float, animals_in_frame: list[int]) -> bytes:
         """The main stream's JPEG (on the encoder thread, as an ISP's encoder runs beside the

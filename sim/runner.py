@@ -17,14 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from device import log as device_log
+from device.boot import BurstObserver, boot_trap
 from device.capture import Burst
 from device.config import TrapConfig
-from device.event_triage import EventTriage
 from device.hal.interfaces import Hardware
 from device.hal.supervisor_link import SupervisorClient
-from device.power.manager import PowerManager
-from device.storage.manager import Storage
-from device.trap import Trap, TriageHook
+from device.trap import Trap
 from sim.card import SimCardIO
 from sim.clock import VirtualClock
 from sim.hardware import Bench, PiHung, RailCut
@@ -109,12 +107,8 @@ def _one_boot(
             bench.pi_running = True
             bench.ledger.set("pi", "idle")
         hardware = bench.pi_hardware()
-        storage = Storage(config, clock, hardware.card, bench.card.io, data_io)
-        storage.open()
-        power = PowerManager(config, clock, data_io.root, data_io)
-        run_config = power.start(hardware.link)
-        triage = _noting_truth(bench, EventTriage(run_config, data_io.root, data_io))
-        trap = Trap(run_config, clock, hardware, storage, triage=triage, power=power)
+        # the trap's own start path (device/boot.py), with the bench noting each burst's truth
+        trap = boot_trap(config, clock, hardware, observe_burst=_truth_noter(bench)).trap
         trap.start()
         bench.trap_running = True
         if bench.hang_pending:
@@ -143,15 +137,14 @@ def _one_boot(
         return "cut"
 
 
-def _noting_truth(bench: Bench, triage: TriageHook) -> TriageHook:
-    """The trap's triage, with the bench noting what each burst showed under the event's
-    number first: a discarded event leaves no media on the card to match the truth by."""
+def _truth_noter(bench: Bench) -> BurstObserver:
+    """Notes what each burst showed under the event's number before triage judges it: a
+    discarded event leaves no media on the card to match the truth by."""
 
-    def hook(burst: Burst, source: str, event_seq: int, time_utc_s: float) -> dict:
+    def note(burst: Burst, source: str, event_seq: int) -> None:
         bench.note_event(event_seq, source, [f.meta.monotonic_s for f in burst.frames])
-        return triage(burst, source, event_seq, time_utc_s)
 
-    return hook
+    return note
 
 
 def _power_lost(

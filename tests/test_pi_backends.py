@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 from gpiozero import DigitalInputDevice
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPWMPin
 from PIL import Image
 
 from device.clock import Clock, RealClock
@@ -27,6 +28,7 @@ from device.config import defaults
 from device.errors import BackendError, CameraError, CameraTimeout, CardError, HardwareError
 from device.hal.interfaces import (
     Camera,
+    CameraSettings,
     Card,
     Illuminator,
     MotionSensor,
@@ -34,9 +36,9 @@ from device.hal.interfaces import (
     SupervisorLink,
 )
 from device.hal.pi import open_hardware
-from device.hal.pi.camera import CameraSettings, PiCamera
+from device.hal.pi.camera import PiCamera
 from device.hal.pi.card import SdCard
-from device.hal.pi.ir import IrIlluminator
+from device.hal.pi.ir import IR_PWM_FREQUENCY_HZ, IrIlluminator
 from device.hal.pi.link import NoSupervisor
 from device.hal.pi.pir import PirSensor
 from device.hal.pi.power import PiPowerMonitor
@@ -62,7 +64,7 @@ class FrozenClock(Clock):
 
 @pytest.fixture
 def factory():
-    f = MockFactory()
+    f = MockFactory(pin_class=MockPWMPin)  # the IR LEDs are PWM-dimmed
     yield f
     f.reset()
 
@@ -107,7 +109,7 @@ class FakeRequest:
         if name != "main" or (format or "").lower() not in ("jpg", "jpeg"):
             raise RuntimeError(f"cannot save {name!r} as {format!r}")
         w, h = self.camera.camera_config["main"]["size"]
-        Image.new("RGB", (w // 16, h // 16), (30, 90, 60)).save(file_output, format="JPEG")
+        Image.new("RGB", (w, h), (30, 90, 60)).save(file_output, format="JPEG")
 
     def get_metadata(self) -> dict[str, Any]:
         return dict(self.metadata)
@@ -134,6 +136,8 @@ class FakePicamera2:
     """Picamera2's surface as the backend uses it; frames arrive when the test says so."""
 
     instances: ClassVar[list[FakePicamera2]] = []
+    # called as each capture request is made, while its exposure is due (tests sample pins)
+    on_capture_request: ClassVar[Callable[[], None] | None] = None
     controls_available: ClassVar[dict[str, tuple]] = {
         "AeEnable": (False, True, True),
         "ExposureTime": (1, 66666, 20000),
@@ -202,6 +206,9 @@ class FakePicamera2:
 
     def capture_request(self, wait=None, signal_function=None, flush=None):
         self.capture_calls.append({"wait": wait, "flush": flush})
+        hook = FakePicamera2.on_capture_request
+        if hook is not None:
+            hook()
         job = FakeJob(signal_function)
         self.jobs.append(job)
         if wait is not False:
@@ -321,14 +328,41 @@ def test_ir_pin_follows_on_and_off(factory):
     ir = IrIlluminator(IR_PIN, factory)
     pin = factory.pin(IR_PIN)
     assert pin.function == "output"
-    assert pin.state is False and not ir.is_on
+    assert pin.state == 0 and not ir.is_on
+    assert pin.frequency == IR_PWM_FREQUENCY_HZ
 
     ir.on()
-    assert pin.state is True and ir.is_on
+    assert pin.state == 1.0 and ir.is_on  # power 1.0: fully on
     ir.off()
-    assert pin.state is False and not ir.is_on
-    assert [s.state for s in pin.states] == [False, True, False]
+    assert pin.state == 0 and not ir.is_on
+    assert [s.state for s in pin.states] == [0, 1.0, 0]
     ir.close()
+
+
+def test_ir_on_is_a_duty_of_its_power_share(factory):
+    ir = IrIlluminator(IR_PIN, factory, power_share=0.5)
+    pin = factory.pin(IR_PIN)
+    ir.on()
+    assert pin.state == 0.5 and ir.is_on
+    ir.power_share = 0.25  # while on: at once
+    assert pin.state == 0.25
+    ir.off()
+    ir.power_share = 0.75  # while off: stays off, used at the next on
+    assert pin.state == 0
+    ir.on()
+    assert pin.state == 0.75
+    assert [s.state for s in pin.states] == [0, 0.5, 0.25, 0, 0.75]
+    with pytest.raises(ValueError, match=r"0\.1-1"):
+        ir.power_share = 0.05
+    assert ir.power_share == 0.75 and pin.state == 0.75
+    ir.close()
+
+
+def test_ir_on_a_pin_without_pwm_is_a_hardware_error_naming_the_key():
+    plain = MockFactory()  # MockPin: no PWM
+    with pytest.raises(HardwareError, match=r"pins\.ir.*PWM"):
+        IrIlluminator(IR_PIN, plain)
+    plain.reset()
 
 
 def test_ir_close_switches_the_leds_off_and_releases_the_pin(factory):
@@ -336,7 +370,7 @@ def test_ir_close_switches_the_leds_off_and_releases_the_pin(factory):
     pin = factory.pin(IR_PIN)
     ir.on()
     ir.close()
-    assert pin.states[-1].state is False
+    assert pin.states[-1].state == 0
     assert pin.function == "input"
     ir.close()  # twice is harmless
 
@@ -469,6 +503,34 @@ def test_stop_and_close(fake_picamera2, config):
     assert picam.closed and not camera.is_started
 
 
+def test_new_settings_are_used_from_the_next_start(fake_picamera2, config):
+    camera = PiCamera(CameraSettings.from_config(config))
+    half = CameraSettings.from_config(
+        config.with_values(capture__main_width=1152, capture__main_height=648)
+    )
+    camera.reconfigure(half)
+    assert not camera.is_started and camera.settings == half  # a stopped camera stays stopped
+    camera.start()
+    picam = FakePicamera2.instances[-1]
+    assert picam.camera_config["main"]["size"] == (1152, 648)
+    frame = camera.capture_frame(ir_on=False)
+    assert Image.open(io.BytesIO(frame.image_jpeg)).size == (1152, 648)
+
+
+def test_a_started_camera_restarts_with_new_settings(fake_picamera2, config):
+    camera, picam = started_camera(config)
+    assert picam.camera_config["main"]["size"] == (2304, 1296)
+    restarts: list[tuple[int, int]] = []
+    real_start = picam.start
+    picam.start = lambda: (restarts.append(picam.camera_config["main"]["size"]), real_start())
+    camera.reconfigure(CameraSettings.from_config(config.with_values(capture__main_width=1152)))
+    assert camera.is_started and picam.started
+    assert restarts == [(1152, 1296)]  # stopped, configured at the new size, started again
+    camera.reconfigure(camera.settings)  # the same settings: no restart
+    assert restarts == [(1152, 1296)]
+    assert Image.open(io.BytesIO(camera.capture_frame(False).image_jpeg)).size == (1152, 1296)
+
+
 def test_no_picamera2_is_a_backend_error_naming_it(mocker, config):
     mocker.patch.dict(sys.modules, {"picamera2": None})
     with pytest.raises(BackendError, match="picamera2") as info:
@@ -594,14 +656,14 @@ def test_open_hardware_builds_the_pi_backend(fake_picamera2, factory, config):
     assert hw.extras["pin_factory"] is factory
 
     hw.illuminator.on()
-    assert factory.pin(config["pins.ir"]).state is True
+    assert factory.pin(config["pins.ir"]).state == 1.0
     events: list[str] = []
     hw.motion.set_callbacks(lambda: events.append("motion"), lambda: None)
     factory.pin(config["pins.pir"]).drive_high()
     assert events == ["motion"]
 
     hw.close()
-    assert factory.pin(config["pins.ir"]).state is False
+    assert factory.pin(config["pins.ir"]).state == 0
     assert factory.pin(config["pins.pir"]).function == "input"
 
 
@@ -752,3 +814,138 @@ def test_ir_pin_in_use_releases_the_pir(fake_picamera2, factory, config):
         open_hardware(config, FrozenClock(), pin_factory=factory)
     DigitalInputDevice(config["pins.pir"], pin_factory=factory).close()  # PIR pin was released
     holder.close()
+
+
+# -- the one start path on the Pi backend ----------------------------------------------------
+
+
+def at_the_last_budget_level(config, tmp_path: Path):
+    """A config whose budget cannot last to its target end on half the reference pack, so the
+    controller takes every rung: 1 frame, half the resolution, half the IR power, ... (the
+    reduced active hours are the whole day: the test must not depend on the hour it runs)."""
+    card, data = tmp_path / "card", tmp_path / "data"
+    card.mkdir(parents=True)
+    data.mkdir(parents=True)
+    return config.with_values(
+        power__budget=True,
+        power__target_end="2099-12-31",
+        power__cells_parallel=1,
+        power__reduced_active_hours=["00:00-24:00"],
+        triage__enabled=False,  # keep the one frame whatever it shows
+        storage__card_path=str(card),
+        storage__data_path=str(data),
+    )
+
+
+def test_the_budget_level_reaches_the_pi_camera_and_ir_leds(
+    fake_picamera2, factory, config, tmp_path, monkeypatch
+):
+    from device.boot import boot_trap
+    from device.power.energy_model import Timings
+    from tests.fakes import FakeCard
+
+    cfg = at_the_last_budget_level(config, tmp_path)
+    hw = open_hardware(cfg, FrozenClock(), pin_factory=factory)
+    hw.card = FakeCard(tmp_path / "card")  # a tmp folder is no mount point
+    ir_pin, pir_pin = factory.pin(cfg["pins.ir"]), factory.pin(cfg["pins.pir"])
+    duties: list[float] = []
+    monkeypatch.setattr(FakePicamera2, "on_capture_request", lambda: duties.append(ir_pin.state))
+
+    booted = boot_trap(cfg, FrozenClock(), hw)
+    run = booted.run_config
+    decision = booted.power.decision
+    assert decision is not None and {"resolution:1152x648", "ir:0.5"} <= set(decision.steps)
+    assert (run["capture.main_width"], run["capture.ir_power"]) == (1152, 0.5)
+    booked: list[float] = []
+    monkeypatch.setattr(booted.power.gauge, "book", booked.append)
+    booted.trap.start()
+    pir_pin.drive_high()  # a night-time animal (the fake camera meters 3.5 lux: IR)
+    booted.trap.run()
+    assert ir_pin.frequency == IR_PWM_FREQUENCY_HZ
+    hw.close()
+
+    [jpeg] = sorted((tmp_path / "card").rglob("*.jpg"))
+    assert Image.open(jpeg).size == (1152, 648)  # the file, not the config
+    assert FakePicamera2.instances[-1].camera_config["main"]["size"] == (1152, 648)
+    assert duties == [0, 0.5]  # metering in the dark, then the frame's exposure at half duty
+    # the gauge books the IR the LEDs drew: the frame's time at half the full current
+    ir_mas = Timings().frame_s * booted.power.currents.ir_ma * 0.5
+    assert booked[-1] == pytest.approx(ir_mas)
+
+
+def test_python_m_device_and_the_simulator_boot_through_the_one_start_path(
+    fake_picamera2, factory, config, tmp_path, monkeypatch
+):
+    """`python -m device` on the Pi backend (its picamera2 and pins faked) and a simulated
+    deployment both build their trap with device.boot.boot_trap, and both run the budget's level
+    on their hardware."""
+    import logging
+    import signal
+
+    import device.boot
+    import sim.runner
+    from device.hal.registry import register_backend
+    from device.main import run as device_main
+    from sim import scenario as scenario_mod
+    from tests.fakes import FakeCard
+
+    cfg = at_the_last_budget_level(config, tmp_path / "pi")
+    booted_on: list[tuple[str, tuple[int, int], float]] = []
+    real_boot_trap = device.boot.boot_trap
+
+    def spy(config, clock, hardware, observe_burst=None):
+        booted = real_boot_trap(config, clock, hardware, observe_burst)
+        booted_on.append(
+            (hardware.backend, hardware.camera.settings.main_size, hardware.illuminator.power_share)
+        )
+        return booted
+
+    monkeypatch.setattr(device.boot, "boot_trap", spy)
+    monkeypatch.setattr(sim.runner, "boot_trap", spy)
+
+    def pi_with_fakes(config, clock):
+        hw = open_hardware(config, clock, pin_factory=factory)
+        hw.card = FakeCard(Path(config["storage.card_path"]))
+        factory.pin(config["pins.pir"]).drive_high()  # the trap wakes to an animal in front
+        return hw
+
+    register_backend("pi-with-fakes", pi_with_fakes)
+    toml = tmp_path / "trap.toml"
+    toml.write_text(
+        'backend = "pi-with-fakes"\nmode = "always-on"\n[triage]\nenabled = false\n'
+        '[power]\nbudget = true\ntarget_end = "2099-12-31"\ncells_parallel = 1\n'
+        'reduced_active_hours = ["00:00-24:00"]\n'
+        f'[storage]\ncard_path = "{cfg["storage.card_path"]}"\n'
+        f'data_path = "{cfg["storage.data_path"]}"\n'
+    )
+    frames = iter(range(100))
+
+    def stop_after_the_first_frame() -> None:
+        if next(frames) == 1:  # request 0 meters, 1 is the frame: then a SIGTERM, as systemd
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(FakePicamera2, "on_capture_request", stop_after_the_first_frame)
+    irbis_log = logging.getLogger("irbis")
+    log_state = (list(irbis_log.handlers), irbis_log.level, irbis_log.propagate)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert device_main(["--config", str(toml)]) == 0
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        irbis_log.handlers[:] = log_state[0]
+        irbis_log.setLevel(log_state[1])
+        irbis_log.propagate = log_state[2]
+    [jpeg] = sorted(Path(cfg["storage.card_path"]).rglob("*.jpg"))
+    assert Image.open(jpeg).size == (1152, 648)
+
+    scenario = scenario_mod.load("altai-winter-90d")
+    sim_trap = scenario.trap.with_values(
+        power__budget=True, power__target_end="2099-12-31", power__cells_parallel=1
+    )
+    from dataclasses import replace
+
+    sim.runner.simulate(replace(scenario, trap=sim_trap), seed=1, out=tmp_path / "sim", days=0.05)
+    assert booted_on[0] == ("pi", (1152, 648), 0.5)
+    assert len(booted_on) >= 2 and {b[0] for b in booted_on[1:]} == {"sim"}
+    assert all(b[1:] == ((1152, 648), 0.5) for b in booted_on[1:])

@@ -16,9 +16,20 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:  # numpy is only needed by whoever makes or reads frames
     import numpy as np
 
+    from device.config import TrapConfig
     from device.hal.cardio import CardIO
 
 JPEG_ENCODE_TIMEOUT_S = 30.0  # a stuck encoder becomes an error, never a hang
+MIN_POWER_SHARE, MAX_POWER_SHARE = 0.1, 1.0  # an illuminator's power share (capture.ir_power)
+
+
+def checked_power_share(share: float) -> float:
+    """`share` as a float, or a ValueError when it is outside 0.1-1 (capture.ir_power's range)."""
+    if not MIN_POWER_SHARE <= share <= MAX_POWER_SHARE:
+        raise ValueError(
+            f"IR power share {share!r}: expected {MIN_POWER_SHARE:g}-{MAX_POWER_SHARE:g}"
+        )
+    return float(share)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,28 @@ class Frame:
         if isinstance(self.encoded, bytes):
             return self.encoded
         return self.encoded.result(timeout=JPEG_ENCODE_TIMEOUT_S)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSettings:
+    """What the trap asks of a camera: the run config's capture keys (the base config at the
+    power budget's level), handed to `Camera.reconfigure` at every boot."""
+
+    main_size: tuple[int, int]  # (width, height) of the file-quality stream
+    lores_size: tuple[int, int]  # (width, height) of the triage stream
+    exposure_us: int
+    analogue_gain: float
+    timeout_s: float  # longest wait for one frame
+
+    @classmethod
+    def from_config(cls, config: TrapConfig) -> CameraSettings:
+        return cls(
+            main_size=(config["capture.main_width"], config["capture.main_height"]),
+            lores_size=(config["capture.lores_width"], config["capture.lores_height"]),
+            exposure_us=config["capture.exposure_us"],
+            analogue_gain=float(config["capture.analogue_gain"]),
+            timeout_s=float(config["capture.camera_timeout_s"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +119,13 @@ class Camera(Protocol):
     @property
     def is_started(self) -> bool: ...
 
+    @property
+    def settings(self) -> CameraSettings:
+        """What the camera runs with (from its next start when changed while stopped)."""
+
+    def reconfigure(self, settings: CameraSettings) -> None:
+        """Take new settings: used from the next start; a started camera restarts with them."""
+
     def start(self) -> None:
         """Configure and start streaming (stored exposure, fixed focus: the first frame is fast)."""
 
@@ -102,10 +142,18 @@ class Camera(Protocol):
 
 @runtime_checkable
 class Illuminator(Protocol):
-    """The IR LEDs. The capture policy switches them on only around exposures."""
+    """The IR LEDs. The capture policy switches them on only around exposures; when on they
+    run at `power_share` of their full power (the budget's IR rung lowers it)."""
 
     @property
     def is_on(self) -> bool: ...
+
+    @property
+    def power_share(self) -> float:
+        """The share of full power (duty, 0.1-1) used while on (capture.ir_power)."""
+
+    @power_share.setter
+    def power_share(self, share: float) -> None: ...
 
     def on(self) -> None: ...
 

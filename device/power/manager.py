@@ -1,7 +1,8 @@
 """The power side of one boot: the fuel gauge and the activity counts come back from the data
 partition, the standby before this boot and the boot itself are booked, the supervisor's rest
-voltage is fused, and the budget controller's level for today is applied to the config. Every
-stored event and the halt book their energy and save the state (atomically).
+voltage is fused, and the budget controller's level for today gives the run's config (which
+device/boot.py hands to the hardware). Every stored event and the halt book their energy at the
+run's settings and save the state (atomically).
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ TEMP_SMOOTHING = 0.2  # weight of each boot's temperature in the running estimat
 
 class PowerManager:
     """One per boot. `start()` gives the config to run with; `event_stored()` and `stop()` book
-    what the model says the trap used, so the gauge knows it at the next boot."""
+    what the model says the trap used at that config, so the gauge knows it at the next boot."""
 
     def __init__(self, config: TrapConfig, clock: Clock, data_path: Path, io: CardIO):
         self.base = config
+        self.run_config = config  # the base at the budget's level, from start()
         self.clock = clock
         self.data_path = data_path
         self.path = data_path / STATE_FILE
@@ -79,7 +81,8 @@ class PowerManager:
             self.gauge.observe_rest_voltage(rest_mv / 1000.0, temp)
         self.decision = self._decide()
         self._save()
-        return apply(self.base, self.decision)
+        self.run_config = apply(self.base, self.decision)
+        return self.run_config
 
     def _decide(self) -> Decision:
         now_local = self.clock.now_local()
@@ -102,16 +105,17 @@ class PowerManager:
 
     # -- what the boot did ----------------------------------------------------------------------
     def event_stored(self, record: dict[str, Any]) -> None:
-        """Book one stored event's camera and IR time, and count it for the rates."""
-        c, t = self.currents, self.timings
+        """Book one stored event's camera and IR time at the run's settings (the burst interval
+        and the IR power share the hardware used), and count it for the rates."""
+        c, t, run = self.currents, self.timings, self.run_config
         # frames taken (triage may have stored fewer: a thumbnail, or nothing)
         frames = int(record.get("frames", len(record.get("media", ()))))
         if frames:
             camera_s = t.camera_start_s + t.frame_s * (frames + 1)
-            camera_s += self.base["capture.burst_interval_s"] * (frames - 1)
+            camera_s += run["capture.burst_interval_s"] * (frames - 1)
             self.gauge.book(camera_s * c.camera_ma)
             if record.get("ir"):
-                self.gauge.book(t.frame_s * frames * c.ir_ma * self.base["capture.ir_power"])
+                self.gauge.book(t.frame_s * frames * c.ir_ma * run["capture.ir_power"])
         day = self.clock.now_local().date()
         if record.get("source") == "timelapse":
             self.usage.record_timelapse(day)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from device.errors import BackendError
 from device.hal.cardio import OS_IO
-from device.hal.interfaces import Hardware, SupervisorLink
-from device.hal.pi.camera import CameraSettings, PiCamera
+from device.hal.interfaces import CameraSettings, Hardware, SupervisorLink
+from device.hal.pi.camera import PiCamera
 from device.hal.pi.card import SdCard
 from device.hal.pi.ir import IrIlluminator
 from device.hal.pi.link import NoSupervisor
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from device.config import TrapConfig
 
 __all__ = [
-    "CameraSettings",
     "IrIlluminator",
     "NoSupervisor",
     "PiCamera",
@@ -51,6 +50,10 @@ _INSTALL_LGPIO = (
 def open_hardware(config: TrapConfig, clock: Clock, pin_factory: Factory | None = None) -> Hardware:
     """Open the Pi's camera, PIR, IR LEDs, card and thermal sensor for `config`.
 
+    The camera and the LEDs start with `config`'s capture settings; the one start path
+    (device/boot.py) gives them the run's settings at the power budget's level before the first
+    frame (`Camera.reconfigure`, `Illuminator.power_share`).
+
     `pin_factory` is for tests (gpiozero's MockFactory); on the Pi it is gpiozero's lgpio factory,
     chosen explicitly, never by gpiozero's fallback. Hardware.close does not close the factory: it
     is in `extras["pin_factory"]` for the caller to close on exit. In gated mode the supervisor's
@@ -62,7 +65,7 @@ def open_hardware(config: TrapConfig, clock: Clock, pin_factory: Factory | None 
     try:
         motion = PirSensor(config["pins.pir"], factory)
         opened.append(motion)
-        illuminator = IrIlluminator(config["pins.ir"], factory)
+        illuminator = IrIlluminator(config["pins.ir"], factory, config["capture.ir_power"])
     except Exception:
         for part in opened:
             part.close()

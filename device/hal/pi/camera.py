@@ -5,17 +5,14 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from device.errors import BackendError, CameraError, CameraTimeout
-from device.hal.interfaces import Frame, FrameMeta
+from device.hal.interfaces import CameraSettings, Frame, FrameMeta
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from device.config import TrapConfig
 
 log = logging.getLogger("irbis.hal.pi")
 
@@ -25,27 +22,6 @@ _INSTALL_PICAMERA2 = (
     "libcamera, which comes from Raspberry Pi OS packages, not PyPI)"
 )
 _LENS_AT_INFINITY_DIOPTRES = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class CameraSettings:
-    """What the trap asks of the camera, read once from the config."""
-
-    main_size: tuple[int, int]  # (width, height) of the file-quality stream
-    lores_size: tuple[int, int]  # (width, height) of the triage stream
-    exposure_us: int
-    analogue_gain: float
-    timeout_s: float  # longest wait for one frame
-
-    @classmethod
-    def from_config(cls, config: TrapConfig) -> CameraSettings:
-        return cls(
-            main_size=(config["capture.main_width"], config["capture.main_height"]),
-            lores_size=(config["capture.lores_width"], config["capture.lores_height"]),
-            exposure_us=config["capture.exposure_us"],
-            analogue_gain=float(config["capture.analogue_gain"]),
-            timeout_s=float(config["capture.camera_timeout_s"]),
-        )
 
 
 def import_picamera2() -> ModuleType:
@@ -80,6 +56,24 @@ class PiCamera:
     @property
     def is_started(self) -> bool:
         return self._started
+
+    @property
+    def settings(self) -> CameraSettings:
+        return self._settings
+
+    def reconfigure(self, settings: CameraSettings) -> None:
+        """Take new settings (the budget's resolution, say): the main and lores streams are
+        configured at every start, so a stopped camera just keeps them for its next start and
+        a started one is stopped and started again with them."""
+        if settings == self._settings:
+            return
+        restart = self._started
+        if restart:
+            self.stop()
+        self._settings = settings
+        self._lores_size = settings.lores_size
+        if restart:
+            self.start()
 
     def start(self) -> None:
         """Configure a still mode with main + YUV420 lores, stored exposure and fixed focus."""
