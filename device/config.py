@@ -89,6 +89,11 @@ def _is_offset(v: str) -> bool:
     return bool(m) and int(m.group(2)) <= 14 and int(m.group(3)) < 60
 
 
+def _is_path(v: str) -> bool:
+    """A non-empty string the OS can take as a path or an argument (no NUL)."""
+    return v != "" and "\x00" not in v
+
+
 def _is_fraction(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1
 
@@ -174,12 +179,12 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         # The supervisor's backstops, sent to it in the Pi's hello (device/supervisor).
         "max_awake_s": _num(3600.0, 300, 86400, "seconds 300-86400 (longest the Pi may stay up)"),
         "watchdog_s": _num(120.0, 30, 3600, "seconds 30-3600 without a kick before a power cycle"),
-        "uart": Spec("/dev/serial0", str, "the supervisor's serial port", lambda v: v != ""),
+        "uart": Spec("/dev/serial0", str, "the supervisor's serial port", _is_path),
         "poweroff_command": Spec(
             ["systemctl", "poweroff"],
             list,
             "a command as a list of strings (halts the Pi after a shutdown)",
-            lambda v: len(v) > 0 and all(isinstance(a, str) and a for a in v),
+            lambda v: len(v) > 0 and all(isinstance(a, str) and _is_path(a) for a in v),
         ),
         "hello_timeout_s": _num(5.0, 0.5, 60, "seconds 0.5-60 to wait for the supervisor's hello"),
     },
@@ -211,8 +216,8 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "boot_s": _num(3.5, 0.5, 120, "seconds 0.5-120 from rail on to user code"),
     },
     "storage": {
-        "card_path": Spec("/media/irbis/card", str, "a directory path", lambda v: v != ""),
-        "data_path": Spec("/var/lib/irbis", str, "a directory path", lambda v: v != ""),
+        "card_path": Spec("/media/irbis/card", str, "a directory path", _is_path),
+        "data_path": Spec("/var/lib/irbis", str, "a directory path", _is_path),
         "free_floor_mb": _num(256, 1, TB_MB, f"megabytes 1-{TB_MB} (2 TB)"),
         "reserve_mb": _num(64, 1, TB_MB, f"megabytes 1-{TB_MB} (2 TB)"),
         "ring": Spec(False, bool, "true or false", lambda v: True),

@@ -62,7 +62,10 @@ class SimCardIO(CardIO):
         capacity_bytes: int | None = None,
         io_errors_from_s: float | None = None,
         write_bytes_per_s: float | None = None,
+        absent_ok: bool = False,
     ) -> None:
+        """`absent_ok`: a `root` that is not a directory is an empty slot (`present` False)
+        until `insert`, instead of a FileNotFoundError."""
         if clock is None and (io_errors_from_s is not None or write_bytes_per_s is not None):
             raise ValueError("io_errors_from_s and write_bytes_per_s need a clock")
         self.clock = clock
@@ -75,6 +78,12 @@ class SimCardIO(CardIO):
         self.last_cut: CutReport | None = None
         self._cut_at: int | None = None
         self._cut_rng = random.Random(0)
+        if absent_ok and not Path(root).is_dir():
+            self.root = Path(os.path.abspath(root))
+            self.tree = DurableTree(self.root)
+            self._used_bytes = 0
+            self.present = False
+            return
         self._attach(root)
 
     def _attach(self, root: Path) -> None:

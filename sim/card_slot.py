@@ -42,12 +42,16 @@ class SimCard:
         self.number = 1
         self.dirs = [first_dir]
         errors_s = faults.card_io_errors_from_day * DAY_S
+        # No folder at first_dir (`irbis run` with a card path that is not there): the slot is
+        # empty, as on the Pi with nothing mounted, until the folder appears.
+        self._empty_at_start = not first_dir.is_dir()
         self.io = SimCardIO(
             first_dir,
             clock=clock,
             capacity_bytes=capacity_bytes,
             io_errors_from_s=errors_s if errors_s >= 0 else None,
             write_bytes_per_s=faults.card_write_mb_s * 1e6 if faults.card_write_mb_s else None,
+            absent_ok=True,
         )
         for out_day, in_day in faults.card_visits:
             clock.call_later(out_day * DAY_S, self._pull)
@@ -57,6 +61,7 @@ class SimCard:
         self.io.remove(self._rng)
 
     def _insert(self) -> None:
+        self._empty_at_start = False
         self.number += 1
         new = self._run_dir / f"card-{self.number}"
         new.mkdir()
@@ -68,6 +73,9 @@ class SimCard:
         return self.io.root
 
     def present(self) -> bool:
+        if self._empty_at_start and self.dirs[0].is_dir():  # a card put in the empty slot
+            self._empty_at_start = False
+            self.io.insert(self.dirs[0])
         return self.io.present
 
     def identity(self) -> str:

@@ -42,11 +42,19 @@ class RunResult:
     controller_counters: Counter[str] = field(default_factory=Counter)
 
 
+def check_out_dir(out: Path) -> None:
+    """Refuse an --out that is a file or a folder with anything in it (nothing is touched)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise FileExistsError(f"{out} exists and is not a folder; choose a new --out folder")
+    if out.is_dir() and any(out.iterdir()):
+        what = "already holds a run" if (out / "card").exists() else "is not empty"
+        raise FileExistsError(f"{out} {what}; choose a new or empty --out folder")
+
+
 def prepare_out_dir(out: Path) -> Path:
-    """The run folder; refuses to mix a new run into an old card."""
+    """The run folder's card/; refuses to mix a new run into anything old."""
+    check_out_dir(out)
     card = out / "card"
-    if (card.exists() and any(card.iterdir())) or (out / "internal").exists():
-        raise FileExistsError(f"{out} already holds a run; choose an empty --out folder")
     card.mkdir(parents=True, exist_ok=True)
     return card
 

@@ -92,8 +92,66 @@ class Scenario:
     source: str
 
 
+DAYS_MAX = 3650.0  # ten years
+_DAY = (0.0, DAYS_MAX)
+_MONTH_S = (0.0, 30 * 86400.0)
+_PART = (0.0, 1.0)
+_TB = 2e12
+
+# The range of every number a section may give, inclusive (NaN and the infinities never pass).
+# A list's range is its items'; a list of lists has one range per member ([day, seconds], ...).
+LIMITS: dict[str, dict[str, Any]] = {
+    "weather": {
+        "mean_c": (-60.0, 50.0),
+        "min_c": (-60.0, 50.0),
+        "max_c": (-60.0, 60.0),
+        "daily_swing_c": (0.0, 40.0),
+        "seasonal_swing_c": (0.0, 40.0),
+    },
+    "triggers": {
+        "animal_passes_per_day": (0.0, 500.0),
+        "false_triggers_per_day": (0.0, 5000.0),
+        "busy_day_share": _PART,
+        "busy_day_factor": (1.0, 100.0),
+        "windstorm_days": _DAY,
+        "windstorm_triggers_per_day": (0.0, 5000.0),
+        "pir_miss_share": _PART,
+        "snow_leopard_passes_per_100_days": (0.0, 1000.0),
+        "seasonal_swing": _PART,
+        "night_animal_share": _PART,
+    },
+    "hardware": {
+        "boot_s": (0.0, 120.0),
+        "shutdown_s": (0.0, 60.0),
+        "camera_start_s": (0.0, 30.0),
+        "frame_period_s": (0.001, 10.0),
+        "render_width": (64, 4096),
+        "render_height": (48, 3072),
+        "jpeg_quality": (1, 100),
+        "card_capacity_bytes": (1_000_000, _TB),
+        "pack_soc_start": _PART,
+        "enclosure_above_air_c": (0.0, 50.0),
+    },
+    "faults": {
+        "camera_error_at_days": _DAY,
+        "camera_hang_at_days": _DAY,
+        "pir_stuck": (_DAY, _MONTH_S),
+        "card_visits": (_DAY, _DAY),
+        "card_io_errors_from_day": (-1.0, DAYS_MAX),
+        "card_write_mb_s": (0.0, 10_000.0),
+        "card_real_bytes": (0, _TB),
+        "pi_hang_at_days": _DAY,
+        "link_garble_share": _PART,
+        "pack_sag": (_DAY, (0.0, 20.0), _MONTH_S),
+    },
+}
+FALSE_KINDS = ("wind", "light", "snow")
+
+
 def _section(cls: type, raw: dict[str, Any], name: str) -> Any:
     known = {f.name: f for f in fields(cls)}
+    if not isinstance(raw, dict):
+        raise ConfigError(name, raw, f"a table ([{name}])")
     for key, value in raw.items():
         if key not in known:
             raise ConfigError(f"{name}.{key}", value, f"a key of [{name}]: {', '.join(known)}")
@@ -103,9 +161,60 @@ def _section(cls: type, raw: dict[str, Any], name: str) -> Any:
         )
         if not ok:
             raise ConfigError(f"{name}.{key}", value, f"a {type(default).__name__}")
+        limits = LIMITS.get(name, {}).get(key)
+        if limits is not None:
+            _check_numbers(f"{name}.{key}", value, limits)
+    if name == "triggers" and "false_kinds" in raw:
+        _check_false_kinds(raw["false_kinds"])
     return cls(
         **{k: float(v) if isinstance(getattr(cls(), k), float) else v for k, v in raw.items()}
     )
+
+
+def _range_text(low: float, high: float) -> str:
+    def text(x: float) -> str:
+        return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+    return f"{text(low)} to {text(high)}"
+
+
+def _is_number_in(value: Any, low: float, high: float) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_numbers(key: str, value: Any, limits: Any) -> None:
+    """`value` (a number, a list of numbers or a list of lists) within `limits`."""
+    if not isinstance(value, list):
+        if not _is_number_in(value, *limits):
+            raise ConfigError(key, value, f"a number {_range_text(*limits)}")
+        return
+    if isinstance(limits[0], tuple):  # a list of [a, b, ...] lists
+        want = ", ".join(_range_text(*r) for r in limits)
+        for item in value:
+            if not (
+                isinstance(item, list)
+                and len(item) == len(limits)
+                and all(_is_number_in(v, *r) for v, r in zip(item, limits, strict=False))
+            ):
+                raise ConfigError(key, value, f"a list of [{want}] lists")
+        return
+    if not all(_is_number_in(v, *limits) for v in value):
+        raise ConfigError(key, value, f"a list of numbers {_range_text(*limits)}")
+
+
+def _check_false_kinds(kinds: Any) -> None:
+    ok = (
+        isinstance(kinds, dict)
+        and kinds
+        and all(k in FALSE_KINDS and _is_number_in(v, 0.0, 1e6) for k, v in kinds.items())
+        and sum(kinds.values()) > 0
+    )
+    if not ok:
+        raise ConfigError(
+            "triggers.false_kinds",
+            kinds,
+            f"weights >= 0 for some of {', '.join(FALSE_KINDS)}, not all 0",
+        )
 
 
 def find(name_or_path: str) -> Path:
@@ -122,7 +231,15 @@ def find(name_or_path: str) -> Path:
 def load(name_or_path: str) -> Scenario:
     path = find(name_or_path)
     try:
-        raw = tomllib.loads(path.read_text("utf-8"))
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except IsADirectoryError:
+        raise ConfigError("<file>", str(path), "a TOML file, not a directory") from None
+    except OSError as exc:
+        raise ConfigError("<file>", str(path), f"a readable file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            "<file>", str(path), f"UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("<file>", str(path), f"valid TOML ({exc})") from None
     top = {
@@ -142,13 +259,19 @@ def load(name_or_path: str) -> Scenario:
             raise ConfigError(key, raw[key], f"a scenario key ({', '.join(sorted(top))})")
     try:
         start = datetime.fromisoformat(raw.get("start", "2026-12-01T00:00:00+07:00"))
-    except ValueError:
+    except (TypeError, ValueError):
         raise ConfigError("start", raw.get("start"), "an ISO time with offset") from None
     if start.tzinfo is None:
         raise ConfigError("start", raw["start"], "an ISO time with an offset such as +07:00")
+    for table in ("site", "trap", "weather", "triggers", "hardware", "faults"):
+        if not isinstance(raw.get(table, {}), dict):
+            raise ConfigError(table, raw[table], f"a table ([{table}])")
     site = raw.get("site", {})
     trap_raw = dict(raw.get("trap", {}))
-    trap_raw.setdefault("site", {}).update(
+    if not isinstance(trap_raw.get("site", {}), dict):
+        raise ConfigError("trap.site", trap_raw["site"], "a table ([trap.site])")
+    trap_raw["site"] = dict(trap_raw.get("site", {}))
+    trap_raw["site"].update(
         {k: v for k, v in site.items() if k in ("utc_offset", "latitude_deg", "longitude_deg")}
     )
     trap_raw.setdefault("backend", "sim")
@@ -157,8 +280,16 @@ def load(name_or_path: str) -> Scenario:
     except ConfigError as exc:
         raise ConfigError(f"trap.{exc.key}", exc.value, exc.expected) from None
     days = raw.get("days", 90)
-    if not isinstance(days, int | float) or days <= 0:
-        raise ConfigError("days", days, "a positive number of days")
+    if not _is_number_in(days, 0.0, DAYS_MAX) or days == 0:
+        raise ConfigError("days", days, f"a positive number of days, at most {DAYS_MAX:g}")
+    for name in ("name", "description"):
+        if not isinstance(raw.get(name, ""), str):
+            raise ConfigError(name, raw[name], "a string")
+    weather = _section(Weather, raw.get("weather", {}), "weather")
+    if not weather.min_c <= weather.mean_c <= weather.max_c:
+        raise ConfigError(
+            "weather.mean_c", weather.mean_c, "a temperature between weather.min_c and max_c"
+        )
     return Scenario(
         name=raw.get("name", path.stem),
         description=raw.get("description", ""),
@@ -166,7 +297,7 @@ def load(name_or_path: str) -> Scenario:
         start_utc=start,
         latitude_deg=trap["site.latitude_deg"],
         longitude_deg=trap["site.longitude_deg"],
-        weather=_section(Weather, raw.get("weather", {}), "weather"),
+        weather=weather,
         triggers=_section(Triggers, raw.get("triggers", {}), "triggers"),
         hardware=_section(SimHardware, raw.get("hardware", {}), "hardware"),
         faults=_section(Faults, raw.get("faults", {}), "faults"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -314,10 +316,186 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_check_accepts_the_example():
+def _sim_config(tmp_path: Path, extra: str = "", card: Path | None = None) -> Path:
+    """A sim-backend config with a data path and a card folder under tmp_path."""
+    card = tmp_path / "card" if card is None else card
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    return _write(
+        tmp_path,
+        f'backend = "sim"\nmode = "always-on"\n{extra}\n[storage]\ncard_path = "{card}"\n'
+        f'data_path = "{data}"\n',
+    )
+
+
+def _start_until_armed(config_path: Path, tmp_path: Path) -> tuple[int, str]:
+    """`python -m device --config X` on the sim backend: wait until it is armed, SIGTERM it;
+    returns its exit code and its stderr (the JSON log)."""
+    log_path = tmp_path / "stderr.log"
+    env = {**os.environ, "IRBIS_BACKEND": "sim"}
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "device", "--config", str(config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            cwd=ROOT,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while '"to": "armed"' not in log_path.read_text() and proc.poll() is None:
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return code, log_path.read_text()
+
+
+def test_example_config_is_valid_and_check_names_what_this_host_lacks():
     out = _run("--config", str(EXAMPLE), "--check")
+    assert f"config {EXAMPLE}: OK" in out.stdout  # the config itself is fine
+    if Path("/var/lib/irbis").is_dir():
+        pytest.skip("this host has a data path at /var/lib/irbis")
+    # Not a Pi: no data path, no picamera2: --check must not say OK
+    assert out.returncode == 4, out.stderr
+    assert "data path /var/lib/irbis is not a writable directory" in out.stderr
+    assert "check failed" in out.stderr and "check: OK" not in out.stdout
+
+
+def test_check_ok_means_the_trap_starts(tmp_path):
+    path = _sim_config(tmp_path)
+    (tmp_path / "card").mkdir()
+    out = _run("--config", str(path), "--check")
     assert out.returncode == 0, out.stderr
-    assert "OK" in out.stdout
+    assert "check: OK" in out.stdout and "backend sim: OK" in out.stdout
+    assert f"card {tmp_path / 'card'}: writable" in out.stdout
+    assert list((tmp_path / "data").iterdir()) == [] and list((tmp_path / "card").iterdir()) == []
+    code, log = _start_until_armed(path, tmp_path)
+    assert code == 0, log
+    assert "Traceback" not in log
+
+
+def test_check_says_what_the_trap_does_without_a_card(tmp_path):
+    path = _sim_config(tmp_path)  # no card folder
+    out = _run("--config", str(path), "--check")
+    assert out.returncode == 0, out.stderr
+    assert f"card {tmp_path / 'card'}: missing" in out.stdout
+    assert f"buffers events in {tmp_path / 'data'}" in out.stdout
+    assert "storage.buffer_max_mb = 512 MB" in out.stdout
+    assert not (tmp_path / "card").exists()
+
+
+def test_check_refuses_a_target_date_in_the_past_but_the_trap_still_starts(tmp_path):
+    past = _sim_config(tmp_path, '[power]\ntarget_end = "2000-01-31"')
+    out = _run("--config", str(past), "--check")
+    assert out.returncode == 2
+    assert "power.target_end" in out.stderr and "2000-01-31" in out.stderr
+    assert "not before today" in out.stderr and "check: OK" not in out.stdout
+    # A survey that overran its date keeps taking pictures (budget at level 0, a fault logged).
+    code, log = _start_until_armed(past, tmp_path)
+    assert code == 0, log
+    assert "target_end_in_the_past" in log or "in the past" in log
+    future = _sim_config(tmp_path, '[power]\ntarget_end = "2999-12-31"')
+    assert _run("--config", str(future), "--check").returncode == 0
+
+
+def test_check_refuses_a_missing_data_path_with_exit_4_and_writes_nothing(tmp_path):
+    path = _sim_config(tmp_path)
+    (tmp_path / "data").rmdir()
+    out = _run("--config", str(path), "--check")
+    assert out.returncode == 4
+    assert f"data path {tmp_path / 'data'} is not a writable directory" in out.stderr
+    assert not (tmp_path / "data").exists() and not (tmp_path / "card").exists()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "irbis").write_text("in the way")  # where the trap keeps its state
+    out = _run("--config", str(path), "--check")
+    assert out.returncode == 4 and "irbis is not a writable directory" in out.stderr
+    assert _run("--config", str(path)).returncode == 4  # the start agrees
+
+
+def test_card_report_says_read_only_and_full(tmp_path, monkeypatch):
+    from device import preflight
+
+    card = tmp_path / "card"
+    card.mkdir()
+    cfg = config.validate({"storage": {"card_path": str(card), "data_path": str(tmp_path)}})
+    assert "writable" in preflight.card_report(cfg, "sim")
+    assert "not a mount point" in preflight.card_report(cfg, "pi")  # pi: only a mounted card
+    real_access = os.access
+    monkeypatch.setattr(
+        preflight.os, "access", lambda p, m: False if Path(p) == card else real_access(p, m)
+    )
+    assert "read-only: the trap starts anyway and buffers" in preflight.card_report(cfg, "sim")
+    monkeypatch.undo()
+    full = cfg.with_values(storage__free_floor_mb=config.TB_MB, storage__reserve_mb=config.TB_MB)
+    assert "journals triggers without media when nothing may go" in preflight.card_report(
+        full, "sim"
+    )
+
+
+@pytest.fixture
+def fake_pi_packages(monkeypatch):
+    """picamera2 and gpiozero's lgpio pin factory importable, as on a Pi (nothing opened)."""
+    import types
+
+    monkeypatch.setitem(sys.modules, "picamera2", types.ModuleType("picamera2"))
+    monkeypatch.setitem(sys.modules, "gpiozero.pins.lgpio", types.ModuleType("gpiozero.pins.lgpio"))
+
+
+def test_pi_backend_check_looks_for_packages_gpio_chip_and_uart(tmp_path, fake_pi_packages):
+    from device import preflight
+
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / "gpiochip0").write_bytes(b"")
+    gated = config.validate({"backend": "pi", "gated": {"uart": "/dev/null"}})  # a char device
+    assert preflight.backend_problems(gated, "pi", dev) == []
+    (dev / "gpiochip0").unlink()
+    (problem,) = preflight.backend_problems(gated, "pi", dev)
+    assert "no GPIO chip" in problem
+    (dev / "gpiochip0").write_bytes(b"")
+    missing = gated.with_values(gated__uart=str(tmp_path / "ttyNOPE"))
+    (problem,) = preflight.backend_problems(missing, "pi", dev)
+    assert "ttyNOPE" in problem and "gated.uart" in problem and "enable_uart=1" in problem
+    not_tty = gated.with_values(gated__uart=str(dev / "gpiochip0"))
+    assert "not a serial port" in preflight.backend_problems(not_tty, "pi", dev)[0]
+    always_on = missing.with_values(mode="always-on")  # no supervisor: the UART is not opened
+    assert preflight.backend_problems(always_on, "pi", dev) == []
+
+
+def test_pi_backend_check_names_missing_packages_and_how_to_install(tmp_path, monkeypatch):
+    from device import preflight
+
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # import fails
+    monkeypatch.setitem(sys.modules, "gpiozero.pins.lgpio", None)
+    cfg = config.validate({"backend": "pi", "mode": "always-on"})
+    problems = preflight.backend_problems(cfg, "pi", tmp_path)
+    assert any("picamera2" in p and "apt install python3-picamera2" in p for p in problems)
+    assert any("lgpio" in p and "irbis[pi]" in p for p in problems)
+
+
+def test_pi_check_exits_3_naming_the_package(tmp_path, monkeypatch, capsys):
+    from device import main
+
+    monkeypatch.delenv("IRBIS_BACKEND", raising=False)
+    monkeypatch.setitem(sys.modules, "picamera2", None)
+    path = _write(
+        tmp_path,
+        f'backend = "pi"\nmode = "always-on"\n[storage]\ndata_path = "{tmp_path}"\n',
+    )
+    assert main.run(["--config", str(path), "--check"]) == 3
+    err = capsys.readouterr().err
+    assert "picamera2" in err and "check failed" in err and "(exit 3)" in err
+
+
+def test_version():
+    from device import __version__
+
+    out = _run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"irbis {__version__}"
 
 
 def test_check_refuses_a_bad_config_with_exit_2(tmp_path):

@@ -271,3 +271,21 @@ def test_advance_moves_virtual_time_and_fires_due_timers_in_order():
     assert clock.monotonic_s() == 2.5 and fired == ["1s", "2s"]
     with pytest.raises(ValueError):
         clock.advance(-1.0)
+
+
+def test_a_card_path_that_is_not_there_is_an_empty_slot_until_it_appears(tmp_path):
+    from sim.card_slot import SimCard
+    from sim.scenario import Faults
+
+    with pytest.raises(FileNotFoundError):
+        SimCardIO(tmp_path / "nope")  # the card model itself still needs its folder
+    clock = VirtualClock(T0)
+    slot = SimCard(tmp_path, tmp_path / "card", 10**9, "test", clock, Faults(), seed=0)
+    assert not slot.present() and not (tmp_path / "card").exists()
+    with pytest.raises(OSError) as info:
+        slot.io.create(tmp_path / "card" / "x", b"x", sync=True)
+    assert info.value.errno == errno.EIO  # as a pulled card: nothing is written anywhere
+    (tmp_path / "card").mkdir()  # a card put in
+    assert slot.present()
+    write_atomic(slot.io, tmp_path / "card" / "card.json", b"{}")
+    assert tree(tmp_path / "card") == {"card.json": b"{}"}

@@ -5,45 +5,118 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+SEED_MAX = 2**32 - 1  # the renderer keeps a seed's low 32 bits: a larger one would repeat a smaller
+
+
+def _seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number 0-{SEED_MAX}")
+    return seed
+
+
+def _days(text: str) -> float:
+    from sim.scenario import DAYS_MAX
+
+    try:
+        days = float(text)
+    except ValueError:
+        days = math.nan
+    if not 0 < days <= DAYS_MAX:  # NaN and the infinities fail this too
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: --days must be positive, a number of days up to {DAYS_MAX:g}"
+        )
+    return days
 
 
 def _sim(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="irbis sim", description="Simulate a deployment.")
+    from sim.scenario import DAYS_MAX
+
+    p = argparse.ArgumentParser(
+        prog="irbis sim",
+        description="Simulate a deployment. The run folder is built beside --out and renamed "
+        "into place at the end: a failure or Ctrl-C leaves nothing behind.",
+    )
     p.add_argument("scenario", help="a scenario name under sim/scenarios/ or a .toml path")
-    p.add_argument("--days", type=float, default=None, help="simulated days (default: scenario)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--out", type=Path, required=True, help="run folder (card/, metrics.json)")
+    p.add_argument(
+        "--days",
+        type=_days,
+        default=None,
+        help=f"simulated days, up to {DAYS_MAX:g} (default: the scenario's)",
+    )
+    p.add_argument("--seed", type=_seed, default=1, help=f"0-{SEED_MAX} (default 1)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="a new or empty run folder (card/, metrics.json)"
+    )
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    if args.days is not None and args.days <= 0:
-        p.error(f"--days must be positive, got {args.days}")
 
     from device.errors import ConfigError
     from sim import scenario as scenario_mod
     from sim.metrics import collect
     from sim.report import summary
     from sim.runner import simulate, write_outputs
+    from tools.out_folder import OutFolderError, building, describe
 
     try:
         scenario = scenario_mod.load(args.scenario)
-        result = simulate(
-            scenario,
-            args.seed,
-            args.out,
-            args.days,
-            progress=not args.no_progress and sys.stderr.isatty(),
-        )
-    except (ConfigError, FileNotFoundError, FileExistsError) as exc:
+    except FileNotFoundError as exc:
         print(f"irbis sim: {exc}", file=sys.stderr)
         return 2
-    metrics = collect(result)
-    write_outputs(result, args.out, metrics)
+    except ConfigError as exc:
+        print(f"irbis sim: scenario {args.scenario}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with _stop_on_sigterm(), building(args.out) as run_dir:
+            result = simulate(
+                scenario,
+                args.seed,
+                run_dir,
+                args.days,
+                progress=not args.no_progress and sys.stderr.isatty(),
+            )
+            metrics = collect(result)
+            write_outputs(result, run_dir, metrics)
+    except OutFolderError as exc:
+        print(f"irbis sim: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(
+            f"irbis sim: cannot write the run folder {args.out}: {describe(exc)}", file=sys.stderr
+        )
+        return 1
+    except KeyboardInterrupt:
+        print(f"irbis sim: interrupted; nothing written to {args.out}", file=sys.stderr)
+        return 130
     print(summary(metrics))
     print(f"run folder: {args.out.resolve()} (card/, metrics.json, summary.txt, trap.log)")
     return 0
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a `timeout`, a closed session) stops a long command like Ctrl-C: its output
+    folder is cleaned up on the way out."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _card(argv: list[str]) -> int:
@@ -95,6 +168,9 @@ def _mask(text: str) -> tuple[float, float, float, float]:
     return values  # type: ignore[return-value]
 
 
+EVAL_OUTPUTS = frozenset({"verdicts.csv", "metrics.json", "summary.md"})
+
+
 def _eval(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="irbis eval",
@@ -112,7 +188,12 @@ def _eval(argv: list[str]) -> int:
         help="folder the CSV's file paths are relative to (default: the CSV's folder)",
     )
     p.add_argument(
-        "--out", type=Path, default=None, metavar="DIR", help="output folder (runs/eval-<stem>)"
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder, new or holding only an earlier evaluation's outputs "
+        "(default: runs/eval-<stem>)",
     )
     masks = p.add_mutually_exclusive_group()
     masks.add_argument(
@@ -136,13 +217,26 @@ def _eval(argv: list[str]) -> int:
         settings = TriageSettings(masks=chosen)
     except ValueError as exc:
         p.error(str(exc))
+    from tools.out_folder import OutFolderError, building, describe
+
     images_root = args.images_root or args.labels.parent
+    if not images_root.is_dir():
+        print(f"irbis eval: images root {images_root} is not a folder", file=sys.stderr)
+        return 2
     out_dir = args.out or Path("runs") / f"eval-{args.labels.stem}"
     try:
-        metrics = evaluate(args.labels, images_root, out_dir, settings, mog2=not args.no_mog2)
-    except LabelsError as exc:
+        # an earlier evaluation's outputs in out_dir are replaced whole; anything else: refused
+        with _stop_on_sigterm(), building(out_dir, EVAL_OUTPUTS) as build_dir:
+            metrics = evaluate(args.labels, images_root, build_dir, settings, mog2=not args.no_mog2)
+    except (LabelsError, OutFolderError) as exc:
         print(f"irbis eval: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"irbis eval: cannot write {out_dir}: {describe(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"irbis eval: interrupted; {out_dir} is as it was", file=sys.stderr)
+        return 130
     print(summary(metrics))
     print(f"output folder: {out_dir.resolve()} (verdicts.csv, metrics.json, summary.md)")
     return 0
@@ -155,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: irbis {run,sim,card,plan,eval} ...\n"
+            "usage: irbis {run,sim,card,plan,eval} ... | irbis --version\n"
             "  run --config trap.toml [--check]   run the trap (same as python -m device)\n"
             "  sim SCENARIO --out DIR [--days N] [--seed S]   simulate a deployment\n"
             "  card check DIR [--repair] [--json]   check a card's journal and media\n"
@@ -164,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
             "       [--no-mog2]   triage on labelled real frames beside two baselines"
         )
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from device import __version__
+
+        print(f"irbis {__version__}")
+        return 0
     command, rest = argv[0], argv[1:]
     if command == "run":
         from device.main import run

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from device.config import TrapConfig
@@ -33,7 +33,7 @@ from device.power.energy_model import (
     event_charge_mas,
 )
 from device.power.usage import UsageRates
-from sim.scenario import Scenario
+from sim.scenario import DAYS_MAX, Scenario
 
 FALSE_TRIGGER_NIGHT_SHARE = 0.5  # wind, sun on rock and snow: no preference for the dark
 IR_LEFT_ON_S = 2.5  # a design that switches the IR on for the whole event, not per frame
@@ -325,18 +325,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("config", metavar="CONFIG", help="a trap.toml")
     p.add_argument("--scenario", required=True, help="a scenario name or a .toml path")
-    p.add_argument("--days", type=float, default=None, help="deployment days (default: scenario)")
+    p.add_argument(
+        "--days",
+        type=float,
+        default=None,
+        help=f"deployment days, up to {DAYS_MAX:g} (default: scenario)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
-    if args.days is not None and not args.days > 0:
-        p.error(f"--days must be positive, got {args.days}")
+    if args.days is not None and not 0 < args.days <= DAYS_MAX:  # NaN and inf fail too
+        p.error(f"--days must be positive, a number of days up to {DAYS_MAX:g}, got {args.days}")
 
+    from device.config import check_target_end
     from device.config import load as load_config
     from device.errors import ConfigError
     from sim import scenario as scenario_mod
 
     try:
         config = load_config(args.config)
+        # A plan is for a deployment to come: a target date that has passed is a mistake.
+        check_target_end(config, datetime.now(config.tz).date())
     except FileNotFoundError as exc:
         print(f"irbis plan: {exc}", file=sys.stderr)
         return 2
@@ -345,8 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         scenario = scenario_mod.load(args.scenario)
-    except (ConfigError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         print(f"irbis plan: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"irbis plan: scenario {args.scenario}: {exc}", file=sys.stderr)
         return 2
     result = plan(config, scenario, args.days)
     print(json.dumps(result, indent=1) if args.json else render(result))
