@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from device.hal.cardio import OS_IO
+from device.storage.highwater import Mark, write_checkpoint
 from device.storage.journal import Journal, decode, encode, scan
 from tools.card_check import check_card
 from tools.cli import main
@@ -159,13 +160,20 @@ def test_an_edited_journal_line_fails_its_crc_and_breaks_the_chain(tmp_path):
     report = check_card(card.root)
     assert report.exit_status == 1
     journal = f"irbis/{DEPLOYMENT}/journal.jsonl"
-    # the line is dropped, so the next one also shows a record gap and an event gap
-    assert problems(report)[journal] == {"bad_crc", "chain_break", "rec_gap", "seq_gap"}
+    # the line is dropped, so the next one also shows a record gap and an event gap, and the
+    # edited event's media are on the card without a record: history lost
+    assert problems(report)[journal] == {
+        "bad_crc",
+        "chain_break",
+        "rec_gap",
+        "seq_gap",
+        "history_lost",
+    }
     assert any(f.problem == "bad_crc" and f.detail.startswith("line 3 ") for f in report.findings)
-    # the edited event's media are no longer vouched for: they are orphans now
-    assert {f.file for f in report.findings if f.problem == "orphan"} == {
+    assert {f.file for f in report.findings if f.problem == "unjournaled"} == {
         f"irbis/{DEPLOYMENT}/{rel}" for rel in card.media[2]
     }
+    assert (report.counts.unjournaled_events, report.counts.unjournaled_media) == (1, FRAMES + 1)
 
 
 def test_a_resealed_edit_still_breaks_the_chain(tmp_path):
@@ -191,7 +199,8 @@ def test_a_deleted_journal_line_breaks_the_chain_and_orphans_its_media(tmp_path,
     journal = f"irbis/{DEPLOYMENT}/journal.jsonl"
     assert f"{journal}: chain_break: line 3 " in out and f"{journal}: rec_gap: line 3 " in out
     assert f"{journal}: seq_gap: rec 4: no event 2 (event 3 after 1)" in out
-    assert f"irbis/{DEPLOYMENT}/{card.media[2][0]}: orphan: no journal record commits it" in out
+    assert f"irbis/{DEPLOYMENT}/{card.media[2][0]}: unjournaled: event 2 is not in" in out
+    assert f"{journal}: history_lost: 1 events (3 media, events 2-2) are on the card" in out
 
 
 def test_orphans_and_temporaries_are_warnings_named_by_file(tmp_path, capsys):
@@ -204,8 +213,8 @@ def test_orphans_and_temporaries_are_warnings_named_by_file(tmp_path, capsys):
     assert status == 0 and doc["sound"]
     assert (doc["counts"]["orphans"], doc["counts"]["temps"]) == (1, 2)
     by_file = {f["file"]: f for f in doc["findings"]}
-    orphan = by_file[f"irbis/{DEPLOYMENT}/2026-12-02/00000009-01.jpg"]
-    assert orphan["problem"] == "orphan" and "after the last journaled event" in orphan["detail"]
+    orphan = by_file[f"irbis/{DEPLOYMENT}/2026-12-02/00000009-01.jpg"]  # one event, the last
+    assert orphan["problem"] == "uncommitted" and "a power cut interrupted" in orphan["detail"]
     assert by_file[f"irbis/{DEPLOYMENT}/2026-12-02/.00000010-01.jpg.tmp"]["problem"] == "temp_file"
     assert by_file[f"irbis/{DEPLOYMENT}/.journal.jsonl.tmp"]["severity"] == "warning"
 
@@ -348,20 +357,47 @@ def test_repair_never_deletes_committed_media_and_cannot_mend_a_broken_chain(tmp
     card.write_lines(lines)
     report = check_card(card.root, repair=True)
     assert report.exit_status == 1
-    assert {f.problem for f in report.errors} == {"chain_break", "rec_gap"}
+    assert {f.problem for f in report.errors} == {"chain_break", "rec_gap", "history_lost"}
     assert all((card.folder / rel).exists() for files in card.media.values() for rel in files)
 
 
-def test_repair_cuts_a_damaged_last_record_and_keeps_its_media_as_orphans(tmp_path):
+def test_repair_cuts_a_damaged_last_record_and_adopts_its_whole_media(tmp_path):
     card = make_card(tmp_path / "card")
     lines = card.lines()
     lines[-1] = lines[-1].replace(b'"pir"', b'"pyr"')
     card.write_lines(lines)
-    # after the last sound record, a damaged whole line looks like a torn append
+    # after the last sound record, a damaged whole line looks like a torn append: with nothing
+    # that proves the record was committed, it is a commit a power cut interrupted
     assert [f.problem for f in check_card(card.root).errors] == ["torn_tail"]
     report = check_card(card.root, repair=True)
-    assert report.exit_status == 0 and report.counts.orphans == FRAMES + 1
+    assert report.exit_status == 0 and report.counts.orphans == 0
+    assert report.repairs[0]["adopted"] == card.media[3]
+    last = scan(card.journal).records[-2]
+    assert (last["seq"], last["status"], last["time_source"]) == (3, "recovered", "day_folder")
     assert all((card.folder / rel).exists() for rel in card.media[3])
+
+
+def test_repair_of_a_record_the_checkpoint_vouches_for_says_history_was_lost(tmp_path):
+    card = make_card(tmp_path / "card")
+    mark = Mark.of(Journal(card.journal, OS_IO))
+    write_checkpoint(OS_IO, card.folder, DEPLOYMENT, CARD_ID, mark, "2026-12-02T00:00:00+07:00")
+    lines = card.lines()
+    lines[-1] = lines[-1].replace(b'"pir"', b'"pyr"')
+    card.write_lines(lines)
+    report = check_card(card.root, repair=True)
+    assert report.exit_status == 1  # the mark proves event 3's record existed: not mended
+    assert [f.problem for f in report.errors] == ["history_lost"]
+    records = scan(card.journal).records
+    lost, adopted = records[-3], records[-2]
+    assert lost["kind"] == "lost" and lost["marks"][0]["found"] == "shorter"
+    assert (lost["lost_records"], lost["unjournaled_seqs"]) == (1, [3, 3])
+    # the media are kept and journaled after the record that says their history was lost
+    assert adopted["seq"] == 3 and adopted["verdict"]["reasons"] == ["recovered_after_lost_history"]
+    assert report.repairs[0]["adopted"] == card.media[3]
+    assert all((card.folder / rel).exists() for rel in card.media[3])  # nothing deleted
+    again = check_card(card.root, repair=True)  # a second repair adds nothing, stays NOT SOUND
+    assert again.exit_status == 1 and again.repairs[0]["adopted"] == []
+    assert len([r for r in scan(card.journal).records if r["kind"] == "lost"]) == 1
 
 
 def test_a_missing_journal_is_an_error(tmp_path):
@@ -376,17 +412,17 @@ def test_a_missing_journal_is_an_error(tmp_path):
     assert report.counts.orphans == 3 * (FRAMES + 1)
 
 
-def test_a_folder_that_is_not_a_card_exits_2_with_a_clear_message(tmp_path, capsys):
+def test_a_folder_that_is_not_a_card_exits_3_with_a_clear_message(tmp_path, capsys):
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "IMG_0001.jpg").write_bytes(b"x")
     status, out, err = run_cli(capsys, str(tmp_path / "photos"))
-    assert status == 2 and out == ""
+    assert status == 3 and out == ""
     assert "is neither a card (no card.json, no irbis/ folder) nor a deployment folder" in err
     status, _, err = run_cli(capsys, str(tmp_path / "nowhere"))
-    assert status == 2 and "does not exist" in err
+    assert status == 3 and "does not exist" in err
     make_card(tmp_path / "card")
     status, _, err = run_cli(capsys, str(tmp_path / "card" / "irbis"))
-    assert status == 2 and "give the card's root, its parent" in err
+    assert status == 3 and "give the card's root, its parent" in err
 
 
 def test_a_card_with_no_deployment_yet_is_sound(tmp_path, capsys):

@@ -1,57 +1,77 @@
 """`irbis card check`: read a card (or one deployment folder) as a host tool does and say whether
-every committed media is there, whole and vouched for by a sound journal, naming each file that
-is not.
+every committed media is there, whole and vouched for by a sound journal that lost nothing,
+naming each file or record that is not.
 
 Per deployment folder (`<card>/irbis/<id>/`, or DIR itself when it holds journal.jsonl or
 deployment.json) it scans the journal (`journal.scan`: CRCs, chain, numbering, torn tail) and
 replays it: an `event` commits its media, a later `evict` takes files back; event seqs should
 grow by one from the `open` record's `after_seq` (gaps, from a card swap or a failed store, are
 reported, not failed). It reads each committed media once, in 1 MiB chunks, checking its size
-and then its SHA-256; lists the day folders for orphans (files no record commits, evicted ones
-still present included) and `.*.tmp` leftovers; and parses deployment.json, the receipts and,
-for a card, card.json.
+and then its SHA-256; lists the day folders for orphans and `.*.tmp` leftovers; and parses
+deployment.json, checkpoint.json, the receipts and, for a card, card.json.
 
-Errors (exit status 1) say committed data is missing, corrupt or no longer vouched for: a
-missing, corrupt or unreadable media, any journal problem (a torn tail too), a missing journal.
-Everything else is a warning (exit status 0).
+The card is untrusted: every path it names goes through device/storage/card_paths.py, and a path
+leading outside the folder or through a symbolic link is an error (`hostile_path`) that is
+named and never opened. Lost history is an error: a journal that ends before (or differs at)
+its checkpoint's high-water mark, a `lost` record the trap wrote, and media of events the
+journal does not hold (an empty or missing journal beside media included). Only the media of one
+event past the journal's end can be a commit a power cut interrupted (a warning: the trap adopts
+them at its next start, and `--repair` now).
 
-With `repair`, the trap's recovery (`device.storage.recovery.recover`, thorough) first runs on
-each deployment folder that has a journal: it removes temporaries, cuts a torn journal tail and
-finishes an interrupted eviction, never deleting committed media. When it did something, its
-`recovery` record is appended to the journal, as the trap does at start.
+Exit status: 0 sound (warnings allowed), 1 not sound (an error), 3 DIR is not a card, 4 some of
+the card could not be read (or, with --repair, written): permissions, a read-only card. (2 is a
+usage error, from argparse.)
+
+With `repair`, the trap's recovery (`device.storage.recovery.recover`, thorough, with the card's
+checkpoint as its high-water mark) first runs on each deployment folder that has a journal: it
+removes temporaries, cuts a torn journal tail, finishes an interrupted eviction and adopts a cut
+commit's media, never deleting committed media or touching a hostile path. Lost history is not
+mended: recovery journals a `lost` record saying what is missing, and the check stays NOT SOUND.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from device.errors import CardError
 from device.hal.cardio import OS_IO
 from device.storage import layout
 from device.storage.atomic import is_temp_name
-from device.storage.journal import scan
+from device.storage.card_paths import HostilePath, check_folder, is_plain_file, media_path
+from device.storage.highwater import (
+    CheckpointError,
+    Mark,
+    checkpoint_card_id,
+    read_checkpoint,
+    write_checkpoint,
+)
+from device.storage.journal import hash_at, scan
 from device.storage.receipts import ReceiptError, parse_receipt
 
 CHUNK_BYTES = 1 << 20
 CARD_FORMAT = "irbis-card"
 DEPLOYMENT_FORMAT = "irbis-deployment"
 ERROR, WARNING = "error", "warning"
+EXIT_SOUND, EXIT_NOT_SOUND, EXIT_NOT_A_CARD, EXIT_ACCESS = 0, 1, 3, 4
+_ACCESS_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 class NotACard(ValueError):
-    """DIR is neither a card nor a deployment folder (the CLI exits 2)."""
+    """DIR is neither a card nor a deployment folder (the CLI exits 3)."""
 
 
 @dataclass(frozen=True)
 class Finding:
     file: str  # relative to the checked folder, "/"-separated ("." for the folder itself)
-    problem: str  # a short word: missing, corrupt, orphan, temp_file, chain_break, ...
+    problem: str  # a short word: missing, corrupt, orphan, hostile_path, history_lost, ...
     detail: str
     severity: str = ERROR
 
@@ -70,6 +90,10 @@ class Counts:
     temps: int = 0
     seq_gaps: int = 0
     journal_problems: int = 0
+    hostile_paths: int = 0
+    lost_records: int = 0  # records a high-water mark proves the journal held
+    unjournaled_events: int = 0  # events whose media are on the card but not in the journal
+    unjournaled_media: int = 0
 
 
 @dataclass
@@ -82,9 +106,15 @@ class CardReport:
     counts: Counts = field(default_factory=Counts)
     findings: list[Finding] = field(default_factory=list)
     repairs: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # what could not be read or written
 
     def add(self, file: str, problem: str, detail: str, severity: str = ERROR) -> None:
         self.findings.append(Finding(file, problem, detail, severity))
+
+    def access_denied(self, file: str, problem: str, exc: OSError) -> None:
+        """An error that also means the check is incomplete (exit 4)."""
+        self.add(file, problem, f"{type(exc).__name__}: {exc.strerror or exc}")
+        self.unreadable.append(file)
 
     @property
     def errors(self) -> list[Finding]:
@@ -92,8 +122,11 @@ class CardReport:
 
     @property
     def exit_status(self) -> int:
-        """0 when sound (warnings allowed), 1 when any finding is an error."""
-        return 1 if self.errors else 0
+        """0 sound (warnings allowed), 4 when some of it could not be read or written, else 1
+        when any finding is an error."""
+        if self.unreadable:
+            return EXIT_ACCESS
+        return EXIT_NOT_SOUND if self.errors else EXIT_SOUND
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON-able data: root, kind, deployments, counts, findings, repairs."""
@@ -110,18 +143,38 @@ class CardReport:
             f"media: {c.committed_media} committed ({c.committed_bytes} B), {c.verified} verified,"
             f" {c.missing} missing, {c.corrupt} corrupt; {c.orphans} orphans, {c.temps} temps",
         ]
+        if c.lost_records or c.unjournaled_events or c.hostile_paths:
+            lines.append(
+                f"lost: {c.lost_records} journal records, {c.unjournaled_events} events "
+                f"({c.unjournaled_media} media) not in the journal; {c.hostile_paths} hostile paths"
+            )
         for r in self.repairs:
-            did = [f"cut {r['cut_bytes']} B of journal tail"] if r.get("cut_bytes") else []
-            did += [f"removed temp {n}" for n in r.get("removed_temp", [])]
-            did += [f"finished eviction of {n}" for n in r.get("finished_evictions", [])]
-            did += [f"found {d['file']} {d['found']}" for d in r.get("damaged", [])]
-            lines.append(f"repaired {r['deployment']}: {'; '.join(did) or 'nothing to do'}")
+            lines.append(f"repaired {r['deployment']}: {_repair_words(r)}")
         errors = len(self.errors)
         lines.append(f"findings: {errors} errors, {len(self.findings) - errors} warnings")
         lines += [f"  {f.severity:<7} {f.file}: {f.problem}: {f.detail}" for f in self.findings]
         verdict = "SOUND" if not errors else "NOT SOUND"
+        if self.unreadable:
+            verdict += ", and some of it could not be read or written"
         lines.append(f"result: {verdict} (exit {self.exit_status})")
         return "\n".join(lines)
+
+
+def _repair_words(r: dict[str, Any]) -> str:
+    did = [f"cut {r['cut_bytes']} B of journal tail"] if r.get("cut_bytes") else []
+    did += [f"removed temp {n}" for n in r.get("removed_temp", [])]
+    did += [f"finished eviction of {n}" for n in r.get("finished_evictions", [])]
+    did += [f"found {d['file']} {d['found']}" for d in r.get("damaged", [])]
+    did += [f"adopted {n} (a commit a power cut interrupted)" for n in r.get("adopted", [])]
+    did += [f"refused {x['what']} {x['path']}: {x['why']}" for x in r.get("refused", [])]
+    lost = r.get("lost")
+    if lost:
+        did.append(
+            f"history lost, journaled as such (not mended): {lost['lost_records']} records, "
+            f"{lost['unjournaled_events']} events ({lost['unjournaled_media']} media) "
+            "not in the journal"
+        )
+    return "; ".join(did) or "nothing to do"
 
 
 def check_card(card_root: Path, repair: bool = False) -> CardReport:
@@ -131,6 +184,7 @@ def check_card(card_root: Path, repair: bool = False) -> CardReport:
     report = CardReport(root, kind)
     if kind == "card":
         _check_doc(root / layout.CARD_FILE, CARD_FORMAT, report, {"card_id": None})
+        folders = _card_folders(root, report)
     for folder in folders:
         check = _DeploymentCheck(folder, report)
         report.deployments.append(check.name)
@@ -147,8 +201,8 @@ def _deployment_folders(root: Path) -> tuple[str, list[Path]]:
     if (root / layout.JOURNAL_FILE).exists() or (root / layout.DEPLOYMENT_FILE).exists():
         return "deployment", [root]
     top = root / layout.TOP_DIR
-    if (root / layout.CARD_FILE).exists() or top.is_dir():
-        return "card", sorted(p for p in top.iterdir() if p.is_dir()) if top.is_dir() else []
+    if (root / layout.CARD_FILE).exists() or top.is_dir() or top.is_symlink():
+        return "card", []
     hint = "; give the card's root, its parent" if root.name == layout.TOP_DIR else ""
     raise NotACard(
         f"{root} is neither a card (no {layout.CARD_FILE}, no {layout.TOP_DIR}/ folder) nor a "
@@ -156,16 +210,46 @@ def _deployment_folders(root: Path) -> tuple[str, list[Path]]:
     )
 
 
+def _card_folders(root: Path, report: CardReport) -> list[Path]:
+    """The deployment folders under irbis/: real folders only; links are named, not entered."""
+    try:
+        top = check_folder(root, layout.TOP_DIR, "card folder")
+    except HostilePath as exc:
+        report.counts.hostile_paths += 1
+        report.add(layout.TOP_DIR, "hostile_path", f"{exc.why}; not followed")
+        return []
+    if not top.is_dir():
+        return []
+    folders = []
+    for entry in _entries(top, report, layout.TOP_DIR):
+        rel = f"{layout.TOP_DIR}/{entry.name}"
+        if entry.is_symlink():
+            report.counts.hostile_paths += 1
+            report.add(rel, "hostile_path", "a symbolic link; not followed")
+        elif entry.is_dir(follow_symlinks=False):
+            folders.append(Path(entry.path))
+        else:
+            report.add(rel, "unknown_entry", "not part of card format v1", WARNING)
+    return folders
+
+
 def _check_doc(path: Path, fmt: str, report: CardReport, expect: dict[str, str | None]) -> None:
     """Warn when card.json / deployment.json is missing, unparsable, foreign or mismatched;
-    `expect` maps keys to their value (None: any non-empty string)."""
+    `expect` maps keys to their value (None: any non-empty string). A link is an error."""
     name = path.relative_to(report.root).as_posix()
+    if path.is_symlink() or (path.exists() and not is_plain_file(path)):
+        report.counts.hostile_paths += 1
+        report.add(name, "hostile_path", "not a plain file (a link or a folder); not read")
+        return
     try:
         doc = json.loads(path.read_bytes())
     except FileNotFoundError:
         report.add(name, "missing_file", f"no {path.name} (the trap writes it)", WARNING)
         return
-    except (OSError, ValueError, RecursionError) as exc:
+    except OSError as exc:
+        report.access_denied(name, "unreadable", exc)
+        return
+    except (ValueError, RecursionError) as exc:
         report.add(name, "not_json", f"does not parse: {str(exc)[:200]}", WARNING)
         return
     found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
@@ -191,46 +275,94 @@ class _DeploymentCheck:
         self.prefix = "" if self.name == "." else self.name + "/"
         self.committed: dict[str, dict[str, Any]] = {}  # path -> the event's media entry
         self.evicted: dict[str, str] = {}  # path -> which record evicted it and why
+        self.journaled_seqs: set[int] = set()
         self.last_seq: int | None = None
+        self.last_rec = 0
+        self.checkpoint: Mark | None = None
+        self.unjournaled: dict[int, list[str]] = {}  # seq -> media on the card, no record
 
     def add(self, rel: str, problem: str, detail: str, severity: str = ERROR) -> None:
         self.report.add(self.prefix + rel, problem, detail, severity)
 
+    def hostile(self, rel: str, detail: str) -> None:
+        self.report.counts.hostile_paths += 1
+        self.add(rel, "hostile_path", detail)
+
     def repair(self) -> None:
-        """The trap's recovery, thorough; its record is journaled when it did something."""
+        """The trap's recovery, thorough; its records are journaled when it did something."""
         from device.storage.recovery import recover
 
-        if not (self.folder / layout.JOURNAL_FILE).exists():
+        journal = self.folder / layout.JOURNAL_FILE
+        if not journal.exists() and not journal.is_symlink():
             self.add(layout.JOURNAL_FILE, "not_repaired", "no journal to recover", WARNING)
             return
+        checkpoint = self.read_checkpoint(quiet=True)
+        marks = (checkpoint,) if checkpoint is not None else ()
         try:
             now = datetime.now(UTC).isoformat(timespec="seconds")
-            _journal, recovery = recover(self.folder, OS_IO, thorough=True, now=now)
+            journal, recovery = recover(self.folder, OS_IO, True, now, marks)
         except CardError as exc:
+            if isinstance(exc, HostilePath):
+                self.report.counts.hostile_paths += 1
             self.add(layout.JOURNAL_FILE, "not_repaired", str(exc), WARNING)
             return
-        self.report.repairs.append({"deployment": self.name, **recovery.to_record()})
+        except OSError as exc:
+            if exc.errno in _ACCESS_ERRNOS:
+                self.report.access_denied(self.prefix + layout.JOURNAL_FILE, "not_repaired", exc)
+                return
+            raise
+        if recovery.lost is not None:
+            # the journal now says what was lost: the mark moves on, as the trap's does, so
+            # the same loss is not found (and journaled) again at every start or repair
+            card_id = checkpoint_card_id(self.folder) or "unknown"
+            write_checkpoint(OS_IO, self.folder, self.folder.name, card_id, Mark.of(journal), now)
+        self.report.repairs.append(
+            {"deployment": self.name, **recovery.to_record(), "lost": recovery.lost}
+        )
 
     def run(self) -> None:
         doc = self.folder / layout.DEPLOYMENT_FILE
         _check_doc(doc, DEPLOYMENT_FORMAT, self.report, {"deployment_id": self.folder.name})
+        self.checkpoint = self.read_checkpoint()
         self.check_journal()
         self.verify_media()
         self.walk_files()
+        self.check_history()
+
+    def read_checkpoint(self, quiet: bool = False) -> Mark | None:
+        try:
+            return read_checkpoint(self.folder, self.folder.name)
+        except HostilePath as exc:
+            if not quiet:
+                self.hostile(layout.CHECKPOINT_FILE, f"{exc.why}; not read")
+        except CheckpointError as exc:
+            if not quiet:
+                self.add(layout.CHECKPOINT_FILE, "bad_checkpoint", str(exc), WARNING)
+        except OSError as exc:
+            if not quiet:
+                self.report.access_denied(self.prefix + layout.CHECKPOINT_FILE, "unreadable", exc)
+        return None
 
     def check_journal(self) -> None:
         """Scan the journal and replay it into committed and evicted media."""
         path = self.folder / layout.JOURNAL_FILE
+        if path.is_symlink():
+            self.hostile(layout.JOURNAL_FILE, "a symbolic link; not read")
+            return
         if not path.is_file():
             self.add(layout.JOURNAL_FILE, "journal_missing", "no media can be vouched for")
             return
         try:
             result = scan(path)
-        except (OSError, RecursionError) as exc:
+        except RecursionError as exc:
             self.add(layout.JOURNAL_FILE, "unreadable", f"{type(exc).__name__}: {exc}")
+            return
+        except OSError as exc:
+            self.report.access_denied(self.prefix + layout.JOURNAL_FILE, "unreadable", exc)
             return
         self.report.counts.records += len(result.records)
         self.report.counts.journal_problems += len(result.problems)
+        self.last_rec = result.last_rec
         for p in result.problems:
             if p.reason == "torn_tail":
                 after = f"after rec {result.last_rec}" if result.records else "(no sound record)"
@@ -245,31 +377,45 @@ class _DeploymentCheck:
         elif records and _is_count(records[0].get("after_seq")):
             self.last_seq = records[0]["after_seq"]
         for r in records:
-            if r.get("kind") == "event":
+            kind, where = r.get("kind"), f"rec {r['rec']}"
+            if kind == "event":
                 self.report.counts.events += 1
-                self.replay_event(r, f"rec {r['rec']}")
-            elif r.get("kind") == "evict":
-                self.replay_evict(r, f"rec {r['rec']}")
+                self.replay_event(r, where)
+            elif kind == "evict":
+                self.replay_evict(r, where)
+            elif kind == "lost":
+                self.replay_lost(r, where)
 
     def replay_event(self, r: dict[str, Any], where: str) -> None:
         seq, last = r.get("seq"), self.last_seq
         if not _is_count(seq) or seq < 1:
             self.add(layout.JOURNAL_FILE, "bad_record", f"{where}: event seq {seq!r}", WARNING)
-        elif last is not None and seq <= last:
-            detail = f"{where}: event {seq} after {last}"
-            self.add(layout.JOURNAL_FILE, "seq_not_increasing", detail, WARNING)
         else:
-            if last is not None and seq > last + 1:
-                self.report.counts.seq_gaps += 1
-                gap = f"{last + 1}" if seq == last + 2 else f"{last + 1}-{seq - 1}"
-                detail = f"{where}: no event {gap} (event {seq} after {last})"
-                self.add(layout.JOURNAL_FILE, "seq_gap", detail, WARNING)
-            self.last_seq = seq
+            self.journaled_seqs.add(seq)
+            if last is not None and seq <= last:
+                detail = f"{where}: event {seq} after {last}"
+                self.add(layout.JOURNAL_FILE, "seq_not_increasing", detail, WARNING)
+            else:
+                if last is not None and seq > last + 1:
+                    self.report.counts.seq_gaps += 1
+                    gap = f"{last + 1}" if seq == last + 2 else f"{last + 1}-{seq - 1}"
+                    detail = f"{where}: no event {gap} (event {seq} after {last})"
+                    self.add(layout.JOURNAL_FILE, "seq_gap", detail, WARNING)
+                self.last_seq = seq
         media = r.get("media")
         for m in media if isinstance(media, list) else []:
             bad = _bad_media(m)
             if bad:
                 self.add(layout.JOURNAL_FILE, "bad_record", f"{where}: media {bad}", WARNING)
+                continue
+            try:
+                media_path(self.folder, m["file"])
+            except HostilePath as exc:
+                self.hostile(layout.JOURNAL_FILE, f"{where}: media {exc}; not opened")
+                continue
+            if _is_count(seq) and int(m["file"][11:19]) != seq:
+                detail = f"{where}: event {seq} names {m['file']!r}, another event's file"
+                self.hostile(layout.JOURNAL_FILE, detail)
                 continue
             if m["file"] in self.committed:
                 self.add(m["file"], "listed_twice", f"committed again at {where}", WARNING)
@@ -279,10 +425,32 @@ class _DeploymentCheck:
     def replay_evict(self, r: dict[str, Any], where: str) -> None:
         files = r.get("files")
         for rel in files if isinstance(files, list) else []:
-            if self.committed.pop(str(rel), None) is None:
+            try:
+                media_path(self.folder, rel, "evicted file")
+            except HostilePath as exc:
+                self.hostile(layout.JOURNAL_FILE, f"{where}: {exc}; never deleted")
+                continue
+            if self.committed.pop(rel, None) is None:
                 detail = f"{where} evicts it but no earlier event commits it"
-                self.add(str(rel), "evicted_unknown", detail, WARNING)
-            self.evicted[str(rel)] = f"evicted at {where} ({r.get('reason')})"
+                self.add(rel, "evicted_unknown", detail, WARNING)
+            self.evicted[rel] = f"evicted at {where} ({r.get('reason')})"
+
+    def replay_lost(self, r: dict[str, Any], where: str) -> None:
+        """The trap (or a repair) found committed history missing and said so."""
+        lost = r.get("lost_records") if _is_count(r.get("lost_records")) else 0
+        self.report.counts.lost_records += lost
+        marks = r.get("marks") if isinstance(r.get("marks"), list) else []
+        said = [
+            f"{m.get('source')} mark rec {m.get('rec')} (event {m.get('seq')}): journal "
+            f"{m.get('found')}"
+            for m in marks
+            if isinstance(m, dict)
+        ]
+        events = r.get("unjournaled_events")
+        if events:
+            said.append(f"{events} events ({r.get('unjournaled_media')} media) not in it")
+        detail = f"{where}: the journal lost {lost} records; " + "; ".join(said)
+        self.add(layout.JOURNAL_FILE, "history_lost", detail)
 
     def verify_media(self) -> None:
         """Read each committed media once: its size first, then its SHA-256 in 1 MiB chunks."""
@@ -293,12 +461,18 @@ class _DeploymentCheck:
             c.committed_bytes += m["bytes"]
             said = f"committed by {m['_by']}"
             try:
-                size, digest = _size_and_hash(self.folder / rel, m["bytes"], buf)
+                size, digest = _size_and_hash(media_path(self.folder, rel), m["bytes"], buf)
+            except HostilePath as exc:
+                self.hostile(rel, f"{said}: {exc.why}; not opened")
+                continue
             except FileNotFoundError:
                 c.missing += 1
                 self.add(rel, "missing", f"{said}, {m['bytes']} B")
                 continue
             except OSError as exc:
+                if exc.errno in _ACCESS_ERRNOS:
+                    self.report.access_denied(self.prefix + rel, "unreadable", exc)
+                    continue
                 c.corrupt += 1
                 self.add(rel, "unreadable", f"{said}: {exc}")
                 continue
@@ -312,22 +486,38 @@ class _DeploymentCheck:
                 c.verified += 1
 
     def walk_files(self) -> None:
-        """Orphans and temporaries in day folders; temporaries, receipts and strays elsewhere."""
-        for entry in _entries(self.folder):
-            if is_temp_name(entry.name):
+        """Orphans and temporaries in day folders; temporaries, receipts and strays elsewhere.
+        Links are named and never entered or read."""
+        for entry in _entries(self.folder, self.report, self.prefix or "."):
+            if entry.is_symlink():
+                self.hostile(entry.name, "a symbolic link on the card; not followed")
+            elif is_temp_name(entry.name):
                 self.temp(entry.name)
             elif entry.is_dir() and layout.DAY_DIR.match(entry.name):
-                for f in _entries(Path(entry.path)):
-                    rel = f"{entry.name}/{f.name}"
-                    if is_temp_name(f.name):
-                        self.temp(rel)
-                    elif rel not in self.committed:
-                        self.report.counts.orphans += 1
-                        self.add(rel, "orphan", self.orphan_why(rel), WARNING)
+                self.walk_day(entry)
             elif entry.is_dir() and entry.name == layout.RECEIPTS_DIR:
                 self.check_receipts(entry.name)
-            elif entry.name not in (layout.JOURNAL_FILE, layout.DEPLOYMENT_FILE):
+            elif entry.name not in (
+                layout.JOURNAL_FILE,
+                layout.DEPLOYMENT_FILE,
+                layout.CHECKPOINT_FILE,
+            ):
                 self.add(entry.name, "unknown_entry", "not part of card format v1", WARNING)
+
+    def walk_day(self, day: os.DirEntry[str]) -> None:
+        for f in _entries(Path(day.path), self.report, self.prefix + day.name):
+            rel = f"{day.name}/{f.name}"
+            if f.is_symlink():
+                self.hostile(rel, "a symbolic link on the card; not followed")
+            elif is_temp_name(f.name):
+                self.temp(rel)
+            elif rel not in self.committed:
+                self.report.counts.orphans += 1
+                parsed = layout.parse_media_name(f.name)
+                if parsed and parsed[0] not in self.journaled_seqs and rel not in self.evicted:
+                    self.unjournaled.setdefault(parsed[0], []).append(rel)
+                else:
+                    self.add(rel, "orphan", self.orphan_why(rel), WARNING)
 
     def temp(self, rel: str) -> None:
         self.report.counts.temps += 1
@@ -336,23 +526,93 @@ class _DeploymentCheck:
     def orphan_why(self, rel: str) -> str:
         if rel in self.evicted:
             return f"{self.evicted[rel]} but still on the card"
-        parsed = layout.parse_media_name(rel.rpartition("/")[2])
-        if parsed and parsed[0] > (self.last_seq or 0):
-            return f"no record commits it (event {parsed[0]} is after the last journaled event)"
-        return "no journal record commits it"
+        return "no journal record commits it (its event's record does not list it)"
+
+    def check_history(self) -> None:
+        """Lost history: the journal against its checkpoint, and media the journal lacks."""
+        mark = self.checkpoint
+        if mark is not None and mark.rec > 0:
+            if self.last_rec < mark.rec:
+                self.report.counts.lost_records += mark.rec - self.last_rec
+                self.add(
+                    layout.JOURNAL_FILE,
+                    "journal_cut_short",
+                    f"checkpoint.json says rec {mark.rec} (event {mark.seq}) was committed; "
+                    f"the journal ends at rec {self.last_rec}: {mark.rec - self.last_rec} "
+                    "records lost",
+                )
+            elif self._hash_at(mark.rec) != mark.hash:
+                self.add(
+                    layout.JOURNAL_FILE,
+                    "journal_rewritten",
+                    f"rec {mark.rec} is not the line checkpoint.json recorded (its SHA-256 "
+                    "differs): the journal was replaced or rewritten",
+                )
+        last = max(self.journaled_seqs, default=0)
+        floor = max(last, mark.seq if mark else 0)
+        beyond = sorted(s for s in self.unjournaled if s > floor)
+        if len(beyond) == 1 and len(self.unjournaled) == 1:
+            for rel in self.unjournaled.pop(beyond[0]):
+                detail = (
+                    f"event {beyond[0]} is after the last journaled event: a commit a power cut "
+                    "interrupted (the trap adopts it at its next start; --repair does now)"
+                )
+                self.add(rel, "uncommitted", detail, WARNING)
+        if not self.unjournaled:
+            return
+        c = self.report.counts
+        c.unjournaled_events += len(self.unjournaled)
+        c.unjournaled_media += sum(len(v) for v in self.unjournaled.values())
+        seqs = sorted(self.unjournaled)
+        self.add(
+            layout.JOURNAL_FILE,
+            "history_lost",
+            f"{len(seqs)} events ({sum(len(v) for v in self.unjournaled.values())} media, events "
+            f"{seqs[0]}-{seqs[-1]}) are on the card but not in the journal: their records were "
+            "lost",
+        )
+        for seq in seqs:
+            for rel in self.unjournaled[seq]:
+                self.add(rel, "unjournaled", f"event {seq} is not in the journal", WARNING)
+
+    def _hash_at(self, rec: int) -> str | None:
+        try:
+            return hash_at(self.folder / layout.JOURNAL_FILE, rec)
+        except OSError:
+            return None
 
     def check_receipts(self, dirname: str) -> None:
-        for entry in _entries(self.folder / dirname):
+        for entry in _entries(self.folder / dirname, self.report, self.prefix + dirname):
             rel = f"{dirname}/{entry.name}"
-            if is_temp_name(entry.name):
+            if entry.is_symlink():
+                self.hostile(rel, "a symbolic link on the card; not read")
+            elif is_temp_name(entry.name):
                 self.temp(rel)
             elif entry.name.endswith(".json"):
-                try:
-                    parse_receipt(Path(entry.path).read_bytes(), self.folder.name)
-                except (ReceiptError, OSError, RecursionError) as exc:
-                    self.add(rel, "bad_receipt", str(exc)[:200], WARNING)
+                self.check_receipt(rel, Path(entry.path))
             else:
                 self.add(rel, "unknown_entry", "receipts are .json files", WARNING)
+
+    def check_receipt(self, rel: str, path: Path) -> None:
+        try:
+            data = path.read_bytes()
+            try:
+                doc = json.loads(data)
+            except (ValueError, RecursionError) as exc:
+                raise ReceiptError(f"not JSON: {exc}") from None
+            files = doc.get("files") if isinstance(doc, dict) else None
+            if isinstance(files, dict):
+                for name in files:
+                    try:
+                        media_path(self.folder, name, "receipted file")
+                    except HostilePath as exc:
+                        self.hostile(rel, f"{exc}; never acted on")
+                        return
+            parse_receipt(data, self.folder.name)
+        except OSError as exc:
+            self.report.access_denied(self.prefix + rel, "unreadable", exc)
+        except (ReceiptError, ValueError, RecursionError) as exc:
+            self.add(rel, "bad_receipt", str(exc)[:200], WARNING)
 
 
 def _is_count(value: Any) -> bool:
@@ -360,29 +620,31 @@ def _is_count(value: Any) -> bool:
 
 
 def _bad_media(m: Any) -> str:
-    """Why a journal media entry cannot be checked ('' when it can)."""
+    """Why a journal media entry cannot be checked ('' when it can); its path is checked by
+    card_paths.media_path."""
     if not isinstance(m, dict):
-        return f"entry {m!r} is not an object"
+        return f"entry {m!r} is not an object"[:200]
     rel, sha, size = m.get("file"), m.get("sha256"), m.get("bytes")
     if not isinstance(rel, str) or not rel:
-        return f"file {rel!r}"
-    p = PurePosixPath(rel)
-    if p.is_absolute() or ".." in p.parts or "\\" in rel:
-        return f"file {rel!r} is outside the deployment folder"
+        return f"file {rel!r}"[:200]
     if not isinstance(sha, str) or len(sha) != 64:
-        return f"{rel}: sha256 {sha!r}"
+        return f"{rel}: sha256 {sha!r}"[:200]
     if not _is_count(size):
-        return f"{rel}: bytes {size!r}"
+        return f"{rel}: bytes {size!r}"[:200]
     return ""
 
 
 def _size_and_hash(path: Path, expected_bytes: int, buf: bytearray) -> tuple[int, str]:
-    """(size, hex SHA-256); the hash is '' when the size already differs (nothing read)."""
+    """(size, hex SHA-256); the hash is '' when the size already differs (nothing read). Never
+    follows a link in the last component (media_path checked the folders above)."""
     view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        size = os.fstat(f.fileno()).st_size
-        if size != expected_bytes:
-            return size, ""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a plain file")
+        if st.st_size != expected_bytes:
+            return st.st_size, ""
         h = hashlib.sha256()
         read = 0
         while n := f.readinto(view):
@@ -391,6 +653,11 @@ def _size_and_hash(path: Path, expected_bytes: int, buf: bytearray) -> tuple[int
         return read, h.hexdigest()
 
 
-def _entries(directory: Path) -> list[os.DirEntry[str]]:
-    with os.scandir(directory) as it:
-        return sorted(it, key=lambda e: e.name)
+def _entries(directory: Path, report: CardReport, shown: str) -> list[os.DirEntry[str]]:
+    """A folder's entries by name; an unreadable folder is reported (exit 4) and empty."""
+    try:
+        with os.scandir(directory) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        report.access_denied(shown, "unreadable", exc)
+        return []

@@ -59,8 +59,10 @@ def _load(path: Path, fmt: str, required: tuple[str, ...]) -> dict[str, Any] | N
     """The document at `path`, None when missing; ForeignCard says what is wrong with it."""
     if not path.exists() and not path.is_symlink():
         return None
-    if not is_plain_file(path):  # a link could point anywhere on the Pi
-        raise HostilePath(path.name, str(path), "is not a plain file (a link or a folder)")
+    if path.is_symlink():  # it could point anywhere on the Pi
+        raise HostilePath(path.name, str(path), "is a symbolic link")
+    if not is_plain_file(path):
+        raise HostilePath(path.name, str(path), "is not a plain file")
     raw = path.read_bytes()
     try:
         doc = json.loads(raw)

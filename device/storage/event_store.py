@@ -70,13 +70,13 @@ class EventStore:
         if day not in self._days:
             make_dirs_durable(self.io, self.root / day, self.root)
             self._days.add(day)
-        entries = []
-        for item in media:
-            rel = layout.media_path(day, seq, item.frame)
-            final = self.root / rel
-            if os.path.lexists(final):  # never over a file the card already holds
+        names = [layout.media_path(day, seq, item.frame) for item in media]
+        for rel in names:  # never over a file the card already holds; checked before writing
+            if os.path.lexists(self.root / rel):
                 raise FileExistsError(errno.EEXIST, f"event {seq}: {rel} is already on the card")
-            write_atomic(self.io, final, item.data)
+        entries = []
+        for item, rel in zip(media, names, strict=True):
+            write_atomic(self.io, self.root / rel, item.data)
             entries.append(
                 {
                     **item.meta,

@@ -89,6 +89,19 @@ def read_checkpoint(folder: Path, deployment_id: str) -> Mark | None:
     return Mark.from_json(doc, "checkpoint")
 
 
+def checkpoint_card_id(folder: Path) -> str | None:
+    """The card id a checkpoint.json names (a host that rewrites the mark keeps it)."""
+    path = folder / layout.CHECKPOINT_FILE
+    if not is_plain_file(path):
+        return None
+    try:
+        doc = json.loads(path.read_bytes()[:MAX_CHECKPOINT_BYTES])
+    except (OSError, ValueError, RecursionError):
+        return None
+    card_id = doc.get("card_id") if isinstance(doc, dict) else None
+    return card_id if isinstance(card_id, str) else None
+
+
 def write_checkpoint(
     io: CardIO, folder: Path, deployment_id: str, card_id: str, mark: Mark, time: str
 ) -> None:

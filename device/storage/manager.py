@@ -315,6 +315,10 @@ class Storage:
                     done = self.store.commit(record, media)
                     self._after_commit(done, size)
                     return done
+                except FileExistsError as exc:  # not ours to overwrite: this card is suspect
+                    self.faults.append("media_name_taken")
+                    self._set_aside("card_foreign", f"{exc.strerror}; not overwriting it")
+                    break
                 except OSError as exc:
                     log.error(
                         "card write failed",
@@ -322,7 +326,10 @@ class Storage:
                             "record": {"seq": record["seq"], "attempt": attempt, "error": str(exc)}
                         },
                     )
-            self._set_aside("card_io_errors", "card writes fail after a retry; using the buffer")
+            else:
+                self._set_aside(
+                    "card_io_errors", "card writes fail after a retry; using the buffer"
+                )
         if media and self._buffer_refusal():
             record = {**record, "status": "not_saved", "error": self.state}
             media = []

@@ -49,8 +49,7 @@ def parse_receipt(data: bytes, deployment_id: str) -> dict[str, str]:
         )
     files = doc.get("files")
     if not isinstance(files, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and _SHA256.fullmatch(v)
-        for k, v in files.items()
+        isinstance(k, str) and isinstance(v, str) and _SHA256.fullmatch(v) for k, v in files.items()
     ):
         raise ReceiptError("files must map media paths to lowercase hex SHA-256")
     hostile = [k for k in files if not layout.MEDIA_PATH.fullmatch(k)]

@@ -7,9 +7,10 @@ fsynced before its rename). It never deletes a committed media, never rewrites a
 record, and never follows or touches a path the card names outside its folder
 (device/storage/card_paths.py): such records are refused and reported.
 
-Lost history is reported, never hidden: when the journal ends before a high-water mark
-(device/storage/highwater.py), or media of more than one event lie beyond its last event, a
-`lost` record says what is missing, and nothing is adopted or cut to make it look whole.
+Lost history is reported, never hidden: when the journal ends before (or differs at) a
+high-water mark (device/storage/highwater.py), or media of more than one event lie beyond its
+last event, a `lost` record says what is missing before those media are adopted (so they are
+kept, checked and counted), and nothing is cut to make the journal look whole.
 
 The trap's start reads only the journal's tail and the newest day folders; `thorough` (host
 repair) walks every day folder.
@@ -39,6 +40,14 @@ log = logging.getLogger("irbis.storage")
 NEWEST_DAYS_CHECKED = 2  # besides the last event's day and later
 MAX_ADOPTED_BYTES = 64 * 1024 * 1024  # a media file larger than this is not ours to adopt
 _OFFSET = re.compile(r"[+-]\d{2}:\d{2}$")
+_CUT_WHY = (
+    "a power cut interrupted this event's commit after its media were in place; its record "
+    "was lost, so its time is the day folder's date"
+)
+_LOST_WHY = (
+    "its record was lost with the journal's history (see the lost record before it); its "
+    "media were on the card, so its time is the day folder's date"
+)
 
 
 @dataclass
@@ -129,19 +138,19 @@ def recover(
     _finish_eviction(root, io, tail, report)
     _verify_last_event(root, io, tail, report)
     broken = broken_marks(journal, list(marks))
-    if len(beyond) == 1 and not broken and min(beyond) > report.highest_mark_seq:
-        _adopt(root, io, journal, min(beyond), beyond.pop(min(beyond)), now, report)
-    if broken or beyond:
-        report.lost = _lost_record(journal, broken, beyond)
-    if report.removed_temp:
-        log.warning("temporary files removed", extra={"record": {"files": report.removed_temp}})
     stamp = {"time": now} if now else {}
-    if report.eventful:
-        journal.append({**report.to_record(), **stamp})
-    if report.lost is not None:
+    cut_commit = len(beyond) == 1 and not broken and min(beyond) > report.highest_mark_seq
+    if (broken or beyond) and not cut_commit:
+        report.lost = _lost_record(journal, broken, beyond)
         log.error("journal history lost", extra={"record": report.lost})
         if not _said_before(tail, report.lost):
             journal.append({**report.lost, **stamp})
+    for seq in sorted(beyond):  # whole files: journaled so they are kept and checked
+        _adopt(root, io, journal, seq, beyond[seq], now, report, lost=not cut_commit)
+    if report.removed_temp:
+        log.warning("temporary files removed", extra={"record": {"files": report.removed_temp}})
+    if report.eventful:
+        journal.append({**report.to_record(), **stamp})
     return journal, report
 
 
@@ -238,12 +247,15 @@ def _adopt(
     files: list[str],
     now: str | None,
     report: Recovery,
+    lost: bool,
 ) -> None:
-    """Journal the media of the one event a cut caught between its renames and its record.
+    """Journal the media of an event whose record is gone: the one event a cut caught between
+    its renames and its record, or (`lost`) events a lost journal no longer holds, after the
+    `lost` record that says so. Each file is whole (fsynced before its rename).
 
     Its trigger time is lost with the record: the record carries the day folder's date at
     local midnight and says so (`time_source` "day_folder"). Files too large to be ours stay
-    unjournaled (reported as lost)."""
+    unjournaled (and `irbis card check` reports them)."""
     media = []
     for rel in sorted(files):
         path = root / rel
@@ -270,8 +282,7 @@ def _adopt(
             "seq": seq,
             "source": "unknown",
             "status": "recovered",
-            "error": "a power cut interrupted this event's commit after its media were in place; "
-            "its record was lost, so its time is the day folder's date",
+            "error": _LOST_WHY if lost else _CUT_WHY,
             "trigger_time": f"{day}T00:00:00.000{offset.group(0) if offset else '+00:00'}",
             "time_source": "day_folder",
             "latency_s": None,
@@ -283,7 +294,7 @@ def _adopt(
             "verdict": {
                 "decision": "keep",
                 "score": None,
-                "reasons": ["recovered_after_cut"],
+                "reasons": ["recovered_after_lost_history" if lost else "recovered_after_cut"],
                 "best_frame": None,
                 "audit": False,
                 "measures": {},
@@ -291,8 +302,8 @@ def _adopt(
             "media": media,
         }
     )
-    report.adopted = [m["file"] for m in media]
-    log.warning("media of a cut commit adopted", extra={"record": {"seq": seq, "files": files}})
+    report.adopted += [m["file"] for m in media]
+    log.warning("media without a record adopted", extra={"record": {"seq": seq, "files": files}})
 
 
 def _lost_record(
