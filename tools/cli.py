@@ -126,28 +126,33 @@ def _card(argv: list[str]) -> int:
         "check",
         help="check a card's journal and media",
         description="Check a card (or one deployment folder): the journal's CRCs and chain, "
-        "every committed media's size and SHA-256, orphans, temporary files, sequence gaps, "
-        "card.json, deployment.json and receipts. Exit status: 0 sound, 1 committed media "
-        "missing or corrupt or the journal damaged (a torn tail too, unless --repair cut it), "
-        "2 DIR is not a card.",
+        "every committed media's size and SHA-256, lost history (a journal shorter than its "
+        "checkpoint, media of events the journal does not hold), paths that lead off the card, "
+        "orphans, temporary files, sequence gaps, card.json, deployment.json and receipts. "
+        "Exit status: 0 sound, 1 not sound, 2 usage, 3 DIR is not a card, 4 some of it could "
+        "not be read (or, with --repair, written).",
     )
     c.add_argument("dir", type=Path, metavar="DIR", help="a card's root or a deployment folder")
     c.add_argument(
         "--repair",
         action="store_true",
         help="first run the trap's recovery: remove temporary files, cut a torn journal tail, "
-        "finish an interrupted eviction (never deletes committed media)",
+        "finish an interrupted eviction, adopt the media of a commit a power cut interrupted "
+        "(never deletes committed media; lost history is reported, not mended)",
     )
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     args = p.parse_args(argv)
 
-    from tools.card_check import NotACard, check_card
+    from tools.card_check import EXIT_ACCESS, EXIT_NOT_A_CARD, NotACard, check_card
 
     try:
         report = check_card(args.dir, repair=args.repair)
-    except (NotACard, OSError) as exc:
+    except NotACard as exc:
         print(f"irbis card check: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_NOT_A_CARD
+    except OSError as exc:
+        print(f"irbis card check: cannot read {args.dir}: {exc}", file=sys.stderr)
+        return EXIT_ACCESS
     print(json.dumps(report.to_json(), indent=1) if args.json else report.render())
     return report.exit_status
 
