@@ -1,6 +1,8 @@
-"""Renderer speed: milliseconds per frame for render alone and render + JPEG encode.
+"""Renderer speed: milliseconds per frame for render alone and render + JPEG encode, wall and
+CPU (this process's), 300 frames per case after 20 warm-up frames: distributions, so `--runs`
+does not change them.
 
-Run: .venv/bin/python -m bench.render_bench  (prints figures; never fails on a slow machine)
+Run: .venv/bin/python -m bench render  (prints figures; never fails on a slow machine)
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bench import stats
 from sim.render import (
     Actor,
     Animal,
@@ -66,39 +69,38 @@ def _actors(frame: int, length_frac: float | None, extra: Sequence[Actor]) -> li
 
 def _time_case(
     scene: Scene, light: Light, length_frac: float | None, extra: Sequence[Actor]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Milliseconds per frame for render, and for render + encode."""
+) -> tuple[stats.Timings, stats.Timings]:
+    """Per frame: render, and render + encode."""
     rng = np.random.default_rng(1)
     quality = scene.spec.jpeg_quality
-    render_ms, total_ms = [], []
+    render, total = stats.Timings(), stats.Timings()
     for frame in range(WARMUP_FRAMES + FRAMES):
         actors = _actors(frame, length_frac, extra)
-        start = time.perf_counter()
+        wall0, cpu0 = time.perf_counter(), time.process_time()
         rendered = scene.render(light, actors, rng)
-        rendered_at = time.perf_counter()
+        wall1, cpu1 = time.perf_counter(), time.process_time()
         encode_jpeg(rendered.rgb, quality)
-        done = time.perf_counter()
+        wall2, cpu2 = time.perf_counter(), time.process_time()
         if frame >= WARMUP_FRAMES:
-            render_ms.append((rendered_at - start) * 1e3)
-            total_ms.append((done - start) * 1e3)
-    return np.asarray(render_ms), np.asarray(total_ms)
+            render.add(wall1 - wall0, cpu1 - cpu0)
+            total.add(wall2 - wall0, cpu2 - cpu0)
+    return render, total
 
 
 def main() -> None:
-    """Print median and p95 ms per frame for each case."""
+    """Print min, median, p95 and max ms per frame for each case, wall and CPU."""
     spec = SceneSpec(width=640, height=480, lores_width=320, lores_height=240, seed=0)
-    start = time.perf_counter()
-    scene = Scene(spec)
-    print(f"Scene init: {(time.perf_counter() - start) * 1e3:.0f} ms ({spec.width}x{spec.height})")
-    print(f"{FRAMES} frames per case; ms per frame, median / p95")
-    print(f"{'case':26s} {'render':>15s} {'render+jpeg':>15s}")
+    init = stats.Timings()
+    with init.measure():
+        scene = Scene(spec)
+    print(f"  scene init ({spec.width}x{spec.height}), once: {init.line()}")
+    print(f"  ms per frame, {FRAMES} frames per case after {WARMUP_FRAMES} warm-up frames:")
     for name, (light, _, length_frac, extra) in _cases().items():
-        render_ms, total_ms = _time_case(scene, light, length_frac, extra)
-        print(
-            f"{name:26s} {np.median(render_ms):7.2f} / {np.percentile(render_ms, 95):5.2f}"
-            f" {np.median(total_ms):7.2f} / {np.percentile(total_ms, 95):5.2f}"
-        )
+        render, total = _time_case(scene, light, length_frac, extra)
+        print(f"  {name}")
+        print(f"    render        {render.line(tails=True)}")
+        print(f"    render + JPEG {total.line(tails=True)}")
 
 
 if __name__ == "__main__":
-    main()
+    stats.suite(main)

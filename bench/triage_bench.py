@@ -2,13 +2,17 @@
 
 For each size, a bank of `BANK_FRAMES` time-lapse frames (rendered by the simulator at that
 lores size, day light) is learned, then 3-frame bursts (animal, wind, empty) are judged
-without learning: frames per second (median over `REPEATS` passes, perf_counter), ms per event,
-the one-off background-model build (median, a fresh bank each time) and memory per event
-(the tracemalloc peak of one judge call, median over the kind's bursts, in KiB).
+without learning. Per kind, one pass judges its 8 bursts (24 frames); after one warm-up pass,
+`PASSES` timed passes (10 by default, `--runs N`) give frames per second at the fastest and the
+median pass, by wall time and by this process's CPU time (perf_counter, process_time), and ms
+per event. Also the one-off background-model build (a fresh bank each time, as many runs) and
+memory per event (the tracemalloc peak of one judge call, median over the kind's bursts, KiB).
 
 Pinned to one CPU (sched_setaffinity, where available; restored afterwards) with the BLAS and
-OpenMP thread counts set to 1 before numpy is first imported (when run alone:
-`.venv/bin/python -m bench triage`). Prints figures; never fails on a slow machine.
+OpenMP thread counts set to 1 before numpy is first imported (`python -m bench` runs every
+suite in a process of its own, so this holds in `make bench` too). Wall time counts the time
+another process held that CPU; CPU time does not. Prints figures; never fails on a slow
+machine.
 """
 
 from __future__ import annotations
@@ -19,13 +23,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import statistics  # noqa: E402
-import time  # noqa: E402
 import tracemalloc  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from bench import stats  # noqa: E402
 from device.triage import Triage, TriageSettings  # noqa: E402
 from device.triage.background import BackgroundBank  # noqa: E402
 from sim.render import Actor, Animal, Light, LightChange, Scene, SceneSpec, Wind  # noqa: E402
@@ -34,8 +38,7 @@ SIZES = ((320, 240), (640, 480))  # lores frames triage sees
 BANK_FRAMES = 5
 BURSTS_PER_KIND = 8
 FRAMES_PER_BURST = 3
-REPEATS = 5
-MODEL_BUILDS = 5
+PASSES = 10
 DAY = Light(lux=2000.0)
 KINDS = ("animal", "wind", "empty")
 
@@ -89,29 +92,18 @@ def _render_size(width: int, height: int) -> tuple[list[np.ndarray], dict[str, l
     return bank, bursts
 
 
-def _median_s(run: Callable[[], object], repeats: int) -> float:
-    """Median wall time of `run` in seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def _model_build_ms(bank_frames: list[np.ndarray]) -> float:
-    """Median time to build the background model from a fresh bank (cache empty)."""
+def _model_builds(bank_frames: list[np.ndarray], runs: int) -> stats.Timings:
+    """Building the background model from a fresh bank (cache empty), `runs` times."""
     shape = bank_frames[0].shape
     level = float(np.mean(bank_frames[0]))
-    times = []
-    for _ in range(MODEL_BUILDS):
+    timings = stats.Timings()
+    for _ in range(runs):
         bank = BackgroundBank()
         for i, frame in enumerate(bank_frames):
             bank.add(frame, ir_on=False, time_s=float(i))
-        start = time.perf_counter()
-        bank.model(shape, ir_on=False, level=level)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+        with timings.measure():
+            bank.model(shape, ir_on=False, level=level)
+    return timings
 
 
 def _peak_kib(triage: Triage, burst: list[np.ndarray]) -> float:
@@ -125,37 +117,43 @@ def _peak_kib(triage: Triage, burst: list[np.ndarray]) -> float:
         tracemalloc.stop()
 
 
-def _bench_size(width: int, height: int) -> None:
+def _bench_size(width: int, height: int, passes: int) -> None:
     """Print the figures of one frame size."""
     bank_frames, bursts = _render_size(width, height)
     triage = Triage(TriageSettings())
     for i, frame in enumerate(bank_frames):
         triage.observe([frame], ir_on=False, time_s=float(i), timelapse=True)
-    print(f"{width}x{height}: background model build {_model_build_ms(bank_frames):.1f} ms")
+    print(f"  {width}x{height}: background model build {_model_builds(bank_frames, passes).line()}")
     for kind in KINDS:
         events = bursts[kind]
-        decisions = [triage.judge(b, ir_on=False).decision for b in events]  # warm-up
-        pass_s = _median_s(lambda ev=events: [triage.judge(b, ir_on=False) for b in ev], REPEATS)
+        decisions = [triage.judge(b, ir_on=False).decision for b in events]  # warm-up pass
+        timings = stats.repeat(lambda ev=events: [triage.judge(b, ir_on=False) for b in ev], passes)
+        per_event = stats.Timings()
+        for wall, cpu in zip(timings.wall, timings.cpu, strict=True):
+            per_event.add(wall / len(events), cpu / len(events))
         frames = len(events) * FRAMES_PER_BURST
         memory = statistics.median(_peak_kib(triage, b) for b in events)
         common = max(set(decisions), key=decisions.count)
-        event_ms = pass_s / len(events) * 1e3
         print(
-            f"  {kind:7s} {frames / pass_s:8.1f} frames/s {event_ms:8.2f} ms/event"
-            f" {memory:8.0f} KiB/event   ({common} {decisions.count(common)}/{len(decisions)})"
+            f"    {kind}: {common} {decisions.count(common)}/{len(decisions)}, "
+            f"{memory:,.0f} KiB/event"
         )
+        print(f"      {timings.rate_line(frames, 'frames/s')}")
+        print(f"      per event: {per_event.line()}")
 
 
 def main() -> None:
     """Print frames per second, ms per event, model build time and memory per event."""
+    passes = stats.run_count(PASSES)
     with one_core() as pinned:
         print(
-            f"one core ({pinned}); {BURSTS_PER_KIND} bursts of {FRAMES_PER_BURST} frames per kind,"
-            f" median of {REPEATS} passes; bank of {BANK_FRAMES} time-lapse frames"
+            f"  one core ({pinned}); {BURSTS_PER_KIND} bursts of {FRAMES_PER_BURST} frames per "
+            f"kind a pass, {passes} passes after a warm-up one; bank of {BANK_FRAMES} time-lapse "
+            "frames"
         )
         for width, height in SIZES:
-            _bench_size(width, height)
+            _bench_size(width, height, passes)
 
 
 if __name__ == "__main__":
-    main()
+    stats.suite(main)
