@@ -4,6 +4,9 @@ The card is read as a host tool would read it (the journal and the media), and c
 the world: which animal passes each event's frames showed (the bench's truth by event number,
 noted when triage saw the burst, so discarded events count too; else by the media's hashes),
 which trap events showed nothing, and what triage decided for each (sim/triage_metrics.py).
+`events.kept` / `thumbnail_only` / `discarded` say what the card holds of each captured event
+now (whole, only its thumbnail, no media: triage's verdict is a value, and eviction acts on
+it when the card fills); triage's own decisions are `events.verdicts`.
 """
 
 from __future__ import annotations
@@ -92,10 +95,12 @@ def collect(result: RunResult) -> dict[str, Any]:
     end_s = result.days * 86400.0
 
     # -- events on the card, and what they show ----------------------------------------------
-    decisions: Counter[str] = Counter()
+    decisions: Counter[str] = Counter()  # triage's verdicts
+    on_card: Counter[str] = Counter()  # what each captured event has on the card now
     by_source: Counter[str] = Counter()
     animals_captured: set[int] = set()
-    animals_kept: set[int] = set()
+    animals_kept: set[int] = set()  # animal passes with an event whole on the card
+    animals_judged_animal: set[int] = set()  # ... and with an event triage kept as an animal
     false_events = false_discarded = capture_failed = 0
     missing = corrupt = media_files = bytes_written = not_captured = buffered = 0
     evicted = {"files": 0, "bytes": 0}
@@ -124,6 +129,7 @@ def collect(result: RunResult) -> dict[str, Any]:
             latency["all"].append(rec["latency_s"])
             latency[rec["source"]].append(rec["latency_s"])
         shown: set[int] = set()
+        frames_here = thumbs_here = 0
         for media in rec.get("media", []):
             media_files += 1
             bytes_written += media["bytes"]
@@ -141,14 +147,24 @@ def collect(result: RunResult) -> dict[str, Any]:
             if t_s is not None:
                 event_times_s.append(t_s)
             shown.update(in_frame)
+            if media.get("role") == "thumb":
+                thumbs_here += 1
+            else:
+                frames_here += 1
         seen = bench.truth_by_seq.get(rec["seq"]) if rec["status"] in ("ok", "partial") else None
         if seen is not None:  # what the frames showed, whatever triage let reach the card
             shown = set(seen.animals)
             event_times_s.extend(seen.frame_times_s)
         tally.add(rec, seen)
         animals_captured |= shown
+        if rec["status"] in ("ok", "partial"):
+            whole = frames_here > 0 and frames_here >= rec.get("frames", 0)
+            stored = "whole" if whole else "thumbnail" if thumbs_here and not frames_here else ""
+            on_card[stored or ("partial" if frames_here else "none")] += 1
+            if whole:
+                animals_kept |= shown
         if decision == "keep":
-            animals_kept |= shown
+            animals_judged_animal |= shown
         if rec["source"] in MOTION_SOURCES and rec["status"] != "capture_failed" and not shown:
             false_events += 1
             false_discarded += decision == "discard"
@@ -206,10 +222,13 @@ def collect(result: RunResult) -> dict[str, Any]:
         "boots": result.boots,
         "triggers": triggers,
         "events": {
+            # what the card holds of each captured event now (after any eviction)
             "captured": sum(decisions.values()),
-            "kept": decisions["keep"],
-            "thumbnail_only": decisions["thumbnail"],
-            "discarded": decisions["discard"],
+            "kept": on_card["whole"],
+            "thumbnail_only": on_card["thumbnail"],
+            "partial": on_card["partial"],
+            "discarded": on_card["none"],
+            "verdicts": {d: decisions[d] for d in ("keep", "thumbnail", "discard")},
             "capture_failed": capture_failed,
             "not_captured": not_captured,
             "by_source": dict(sorted(by_source.items())),
@@ -221,6 +240,7 @@ def collect(result: RunResult) -> dict[str, Any]:
             "animal_events_pir_seen": sum(p.pir_seen for p in animal_passes),
             "animal_events_captured": len(animals_captured),
             "animal_events_kept": len(animals_kept),
+            "animal_events_judged_animal": len(animals_judged_animal),
             "snow_leopard_events": len(leopards),
             "snow_leopard_events_kept": sum(p.id in animals_kept for p in leopards),
             "false_trigger_sources": len(false_passes),

@@ -17,15 +17,16 @@ def summary(m: dict[str, Any]) -> str:
         f"  triggers: {tr['pir_rising_edges']} PIR edges, {tr['seen_by_trap']} seen by the trap, "
         f"{tr['retriggers_during_event']} during events, {tr['retriggers_during_hold_off']} "
         f"during hold-off, {tr['while_booting']} while booting; {m['boots']} boots",
-        f"  events: {ev['captured']} captured ({ev['kept']} kept, {ev['thumbnail_only']} "
-        f"thumbnail-only, {ev['discarded']} discarded), {ev['capture_failed']} capture failures, "
+        f"  events: {ev['captured']} captured, on the card now {ev['kept']} whole, "
+        f"{ev['thumbnail_only']} as a thumbnail, {ev['partial']} partial, {ev['discarded']} "
+        f"without media; {ev['capture_failed']} capture failures, "
         f"{tr['timelapse_shots']} time-lapse shots",
         f"  animals: {gt['animal_events']} passes, {gt['animal_events_pir_seen']} seen by the "
         f"PIR, {gt['animal_events_captured']} captured, {gt['animal_events_kept']} kept whole; "
         f"snow leopards "
         f"{gt['snow_leopard_events_kept']}/{gt['snow_leopard_events']}",
         f"  false triggers: {gt['false_events']} empty events, "
-        f"{gt['false_events_discarded']} of them discarded",
+        f"{gt['false_events_discarded']} of them judged empty (discard) by triage",
         *_triage_lines(m["triage"]),
         f"  latency trigger->first frame: p50 {_s(lat['p50'])}, p95 {_s(lat['p95'])}, "
         f"max {_s(lat['max'])} (cold starts p50 {_s(cold['p50'])})",

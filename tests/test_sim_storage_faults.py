@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from device.storage.index import ORDER, is_low_value
 from device.storage.journal import scan
 from sim import scenario as scenario_mod
 from sim.metrics import collect
@@ -61,11 +62,30 @@ def test_a_full_card_stops_capture_and_still_counts_triggers(tmp_path):
     evictions = [r for r in journal if r["kind"] == "evict"]
     assert sum(len(r["files"]) for r in evictions) == m["storage"]["evicted_files"]
     assert {r["reason"] for r in evictions} <= {"demoted", "thumbnail"}
+    assert_value_order(journal)
     assert_nothing_lost(m)
 
 
+def assert_value_order(journal: list[dict]) -> None:
+    """Replay the journal: each eviction takes the lowest class still on the card (demoted
+    frames, then thumbnails, then in ring mode the rest), and outside ring mode never an event
+    triage kept as an animal."""
+    on_card: dict[str, str] = {}  # file -> its class now
+    for r in journal:
+        if r["kind"] == "event":
+            low = is_low_value(r.get("verdict") or {}, 0.5)
+            for m in r["media"]:
+                thumb = m["role"] == "thumb"
+                on_card[m["file"]] = ("thumbnail" if thumb else "demoted") if low else "ring"
+        elif r["kind"] == "evict":
+            classes = {on_card.pop(f) for f in r["files"]}
+            assert classes == {r["reason"]}, r
+            lower = ORDER[1 : ORDER.index(r["reason"])]  # after `offloaded`
+            assert not [f for f, c in on_card.items() if c in lower], (r["rec"], r["reason"])
+
+
 def test_ring_mode_on_a_full_card_keeps_capturing_oldest_out(tmp_path):
-    _, m, _ = run(
+    out, m, _ = run(
         tmp_path,
         hardware={"card_capacity_bytes": 6_000_000},
         trap={
@@ -76,6 +96,9 @@ def test_ring_mode_on_a_full_card_keeps_capturing_oldest_out(tmp_path):
         },
     )
     assert m["storage"]["evicted_files"] > 0 and m["events"]["not_captured"] == 0
+    journal = scan(out / "card" / "irbis" / DEP / "journal.jsonl").records
+    assert "ring" in {r.get("reason") for r in journal}
+    assert_value_order(journal)
     assert_nothing_lost(m)
 
 

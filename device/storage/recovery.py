@@ -22,7 +22,6 @@ import hashlib
 import logging
 import os
 import re
-import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,17 +172,19 @@ def _list_folder(
     """One listing per folder: temporaries go, media names tell the highest seq on the card."""
     directory = root / dirname
     temps = []
-    with os.scandir(directory) as entries:
-        listed = [(e.name, e.stat(follow_symlinks=False).st_mode) for e in entries]
-    for name, mode in listed:
-        parsed = layout.parse_media_name(name)
-        if parsed and dirname != "." and stat.S_ISREG(mode):
-            report.highest_media_seq = max(report.highest_media_seq, parsed[0])
-            if parsed[0] > last_seq:
-                beyond[parsed[0]].append(f"{dirname}/{name}")
-        elif is_temp_name(name) and stat.S_ISREG(mode):
-            io.unlink(directory / name)
-            temps.append(name if dirname == "." else f"{dirname}/{name}")
+    with os.scandir(directory) as entries:  # the file type comes with the listing (d_type)
+        for entry in entries:
+            name = entry.name
+            parsed = layout.parse_media_name(name) if dirname != "." else None
+            if parsed:
+                report.highest_media_seq = max(report.highest_media_seq, parsed[0])
+                if parsed[0] > last_seq and entry.is_file(follow_symlinks=False):
+                    beyond[parsed[0]].append(f"{dirname}/{name}")
+            elif is_temp_name(name) and entry.is_file(follow_symlinks=False):
+                temps.append(name)
+    for name in temps:
+        io.unlink(directory / name)
+    temps = [name if dirname == "." else f"{dirname}/{name}" for name in temps]
     if temps:
         io.sync_dir(directory)
         report.removed_temp += temps
