@@ -505,3 +505,28 @@ def test_repair_of_a_read_only_card_exits_4_and_changes_nothing(tmp_path, capsys
         assert snapshot(mnt) == before
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+PATH_ALPHABET = st.sampled_from(["/", ".", "..", "\\", "\x00", "outside", "secret", "2026-12-01"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(st.one_of(PATH_ALPHABET, st.text(max_size=12)), min_size=1, max_size=12),
+    absolute=st.booleans(),
+)
+def test_any_path_an_eviction_names_leaves_everything_outside_the_card_alone(parts, absolute):
+    """Whatever string an `evict` record at the journal's tail names, the trap's recovery and
+    a host's repair touch nothing outside the card (they finish only media evictions in it)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        outside = _outside(base)
+        write_card(base, events=2)
+        rel = "".join(parts)
+        if absolute:
+            rel = str(outside) + "/" + rel
+        append_forged(base, {"kind": "evict", "reason": "demoted", "files": [rel, *parts]})
+        before = snapshot(outside)
+        open_storage(base).close()
+        check_card(base / "card", repair=True)
+        assert snapshot(outside) == before
