@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from device.storage.index import ORDER, is_low_value
+from device.storage.index import is_low_value
 from device.storage.journal import scan
 from sim import scenario as scenario_mod
 from sim.metrics import collect
@@ -66,6 +66,9 @@ def test_a_full_card_stops_capture_and_still_counts_triggers(tmp_path):
     assert_nothing_lost(m)
 
 
+VALUE_ORDER = ("demoted", "thumbnail", "ring")  # what goes first (nothing is offloaded here)
+
+
 def assert_value_order(journal: list[dict]) -> None:
     """Replay the journal: each eviction takes the lowest class still on the card (demoted
     frames, then thumbnails, then in ring mode the rest), and outside ring mode never an event
@@ -80,7 +83,7 @@ def assert_value_order(journal: list[dict]) -> None:
         elif r["kind"] == "evict":
             classes = {on_card.pop(f) for f in r["files"]}
             assert classes == {r["reason"]}, r
-            lower = ORDER[1 : ORDER.index(r["reason"])]  # after `offloaded`
+            lower = VALUE_ORDER[: VALUE_ORDER.index(r["reason"])]
             assert not [f for f, c in on_card.items() if c in lower], (r["rec"], r["reason"])
 
 
