@@ -17,11 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench import stats
+from device.boot import boot_trap
 from device.clock import RealClock
 from device.config import validate
 from device.events import StopRequested
-from device.storage.manager import Storage
-from device.trap import Trap
 from sim import scenario as scenario_mod
 from sim.hardware import Bench
 
@@ -39,6 +38,7 @@ def main() -> None:
                 "mode": "always-on",
                 "deployment_id": "bench",
                 "capture": {"burst_frames": 1, "hold_off_s": 0, "ir": "off"},
+                "triage": {"enabled": False},  # judged after the capture: not what is timed
                 "storage": {"card_path": str(card), "data_path": tmp},
             }
         )
@@ -52,9 +52,7 @@ def main() -> None:
         bench = Bench(scenario, 0, clock, card, config)
         hw = bench.pi_hardware()
         hw.camera.start()
-        storage = Storage(config, clock, hw.card, hw.card_io, hw.data_io)
-        storage.open()
-        trap = Trap(config, clock, hw, storage)
+        trap = boot_trap(config, clock, hw).trap  # the one start path, as on the Pi
 
         captured = threading.Event()
         stamp: list[tuple[float, float]] = []
