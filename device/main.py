@@ -39,6 +39,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # before the trap's own SIGINT handler is in place
+        print("irbis: interrupted while starting", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `--check | head`: the reader went away
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _run(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         cfg = config_mod.load(args.config)
@@ -57,11 +68,7 @@ def run(argv: list[str] | None = None) -> int:
     if problem:  # before opening hardware: nothing is half-started
         print(f"irbis: {problem}", file=sys.stderr)
         return EXIT_STORAGE
-    try:
-        return _start(cfg, backend)
-    except KeyboardInterrupt:  # before the trap's own SIGINT handler is in place
-        print("irbis: interrupted while starting", file=sys.stderr)
-        return 130
+    return _start(cfg, backend)
 
 
 def _check(path: str, cfg: config_mod.TrapConfig, backend: str) -> int:

@@ -301,3 +301,19 @@ def test_eval_hostile_inputs_change_nothing(tmp_path, capsys):
     assert main(["eval", str(labels), "--no-mog2", "--out", str(out)]) == 0
     assert json.loads((out / "metrics.json").read_text())["labels"] == str(labels)
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "summary.md", "verdicts.csv"]
+
+
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `irbis plan ... | head -1` after head has exited
+    try:
+        for command in (
+            ["plan", "trap.example.toml", "--scenario", "altai-winter-90d"],
+            ["run", "--config", "trap.example.toml", "--check"],
+        ):
+            out = subprocess.run(
+                [IRBIS, *command], stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=ROOT
+            )
+            assert "Traceback" not in out.stderr and out.returncode != 0, out.stderr
+    finally:
+        os.close(write_end)

@@ -8,6 +8,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -251,7 +252,23 @@ COMMANDS = {"sim": _sim, "card": _card, "plan": _plan, "eval": _eval}
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _dispatch(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        print("irbis: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (`irbis plan ... | head`)
+        quiet_stdout()
+        return 1
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _dispatch(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(
             "usage: irbis {run,sim,card,plan,eval} ... | irbis --version\n"
