@@ -10,8 +10,8 @@ ever fsynced for real.
 - Directory entries: creating a name, renaming, unlinking and mkdir append a change to the
   directory's pending list (a rename inside one directory is one change); syncing the
   directory makes its list durable. Unlinked and renamed-over files are moved to a holding
-  folder beside the root (`.<root name>.held`) and deleted once no pending change can bring
-  them back.
+  folder beside the root (`.<root name>.held-<random>`, made by the model when it first needs
+  it) and deleted once no pending change can bring them back.
 - `cut(rng)`: each directory with pending changes keeps a random prefix of them, in order
   (`rng.randint(0, n)` changes). Then each file with cached bytes is cut to its durable length,
   except that a file with no durable bytes keeps a random prefix of its bytes (empty, torn or
@@ -32,6 +32,7 @@ import os
 import random
 import shutil
 import stat
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,12 +81,23 @@ class DurableTree:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.held_dir = root.parent / f".{root.name}.held"
+        # made at the first hold, with a name no one else has (mkdtemp): only our own folder
+        # is ever emptied or removed, never one that happens to be there
+        self._held_dir: Path | None = None
         self.forget()
+
+    @property
+    def held_dir(self) -> Path:
+        if self._held_dir is None:
+            made = tempfile.mkdtemp(prefix=f".{self.root.name}.held-", dir=self.root.parent)
+            self._held_dir = Path(made)
+        return self._held_dir
 
     def forget(self) -> None:
         """Treat everything in the tree as durable (held files are gone for good)."""
-        shutil.rmtree(self.held_dir, ignore_errors=True)
+        if self._held_dir is not None:
+            shutil.rmtree(self._held_dir, ignore_errors=True)
+            self._held_dir = None
         self._dirs: dict[Path, list[_Op]] = {}
         self._files: dict[int, _File] = {}
         self._held: set[int] = set()
@@ -163,7 +175,6 @@ class DurableTree:
 
     def _hold(self, path: Path, ino: int) -> None:
         """Move a file (or, during a cut, a directory) out of the tree, keeping it by inode."""
-        self.held_dir.mkdir(exist_ok=True)
         held = self.held_dir / str(ino)
         os.replace(path, held)
         self._held.add(ino)
@@ -195,7 +206,7 @@ class DurableTree:
             if src is None:
                 report.lost.append(self._rel(path))
                 continue
-            if src.parent == self.held_dir:
+            if self._held_dir is not None and src.parent == self._held_dir:
                 os.replace(src, path)
                 self._held.discard(want)
             else:
@@ -216,11 +227,13 @@ class DurableTree:
         """Where the file with inode `ino` is now: held, where this cut `placed` it, at a name a
         pending change gave it, or (cross-directory renames) anywhere held or in the tree."""
         f = self._files.get(ino)
-        likely = [self.held_dir / str(ino)] + [p for p in (f and f.path, placed) if p]
+        likely = [self._held_dir / str(ino)] if self._held_dir is not None else []
+        likely += [p for p in (f and f.path, placed) if p]
         likely += [
             d / c[0] for d, ops in self._dirs.items() for op in ops for c in op if c[2] == ino
         ]
-        for path in itertools.chain(likely, _files_under(self.held_dir), _files_under(self.root)):
+        held = _files_under(self._held_dir) if self._held_dir is not None else iter(())
+        for path in itertools.chain(likely, held, _files_under(self.root)):
             now = _lstat(path)
             if now is not None and now.st_ino == ino and not stat.S_ISDIR(now.st_mode):
                 return path
