@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 from device import __version__, preflight
 from device import config as config_mod
@@ -112,12 +111,7 @@ def _start(cfg: config_mod.TrapConfig, backend: str) -> int:
 
     clock = RealClock(cfg.utc_offset_s)
     log.configure(clock, sys.stderr)
-    data_path = Path(cfg["storage.data_path"])
-    if not data_path.is_dir() or not os.access(data_path, os.W_OK | os.X_OK):
-        # before opening hardware: nothing is half-started
-        print(f"irbis: data path {data_path} is not a writable directory", file=sys.stderr)
-        return EXIT_STORAGE
-    try:
+    try:  # the data path was checked by `_run`, before this opens any hardware
         hardware = open_backend(backend, cfg, clock)
     except BackendError as exc:
         print(f"irbis: {exc}", file=sys.stderr)
