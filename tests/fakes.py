@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -232,3 +237,32 @@ def make_rig(
     storage.open()
     trap = Trap(cfg, clock, hw, storage)
     return Rig(clock, cfg, pir, camera, ir, link, trap, card)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_until_armed(config_path: Path, tmp_path: Path) -> tuple[int, str]:
+    """`python -m device --config X` on the sim backend: wait until it is armed, SIGTERM it;
+    returns its exit code and its stderr (the JSON log)."""
+    log_path = tmp_path / "stderr.log"
+    env = {**os.environ, "IRBIS_BACKEND": "sim"}
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "device", "--config", str(config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            cwd=ROOT,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while '"to": "armed"' not in log_path.read_text() and proc.poll() is None:
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return code, log_path.read_text()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes import start_until_armed
+
 ROOT = Path(__file__).resolve().parents[1]
 IRBIS = shutil.which("irbis", path=str(Path(sys.executable).parent))
 
@@ -202,28 +204,8 @@ def test_sim_backend_without_a_card_starts_and_buffers(tmp_path):
     config.write_text(
         f'mode = "always-on"\n[storage]\ncard_path = "{card}"\ndata_path = "{data}"\n'
     )
-    err_path = tmp_path / "stderr.log"
     status = data / "irbis" / "status.json"
-    with err_path.open("w") as err_file:
-        proc = subprocess.Popen(
-            [IRBIS, "run", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=err_file,
-            cwd=ROOT,
-            env={**os.environ, "IRBIS_BACKEND": "sim"},
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while '"to": "armed"' not in err_path.read_text():
-                assert proc.poll() is None, err_path.read_text()
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    err = err_path.read_text()
+    code, err = start_until_armed(config, tmp_path)  # the same code as `irbis run`
     assert code == 0 and "Traceback" not in err, err
     assert json.loads(status.read_text())["state"] == "no_card"
     assert not card.exists()  # a missing card is never created

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from hypothesis import strategies as st
 
 from device import config
 from device.errors import ConfigError
+from tests.fakes import start_until_armed
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "trap.example.toml"
@@ -328,32 +327,6 @@ def _sim_config(tmp_path: Path, extra: str = "", card: Path | None = None) -> Pa
     )
 
 
-def _start_until_armed(config_path: Path, tmp_path: Path) -> tuple[int, str]:
-    """`python -m device --config X` on the sim backend: wait until it is armed, SIGTERM it;
-    returns its exit code and its stderr (the JSON log)."""
-    log_path = tmp_path / "stderr.log"
-    env = {**os.environ, "IRBIS_BACKEND": "sim"}
-    with log_path.open("w") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "device", "--config", str(config_path)],
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-            cwd=ROOT,
-            env=env,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while '"to": "armed"' not in log_path.read_text() and proc.poll() is None:
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.1)
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    return code, log_path.read_text()
-
-
 def test_example_config_is_valid_and_check_names_what_this_host_lacks():
     out = _run("--config", str(EXAMPLE), "--check")
     assert f"config {EXAMPLE}: OK" in out.stdout  # the config itself is fine
@@ -373,7 +346,7 @@ def test_check_ok_means_the_trap_starts(tmp_path):
     assert "check: OK" in out.stdout and "backend sim: OK" in out.stdout
     assert f"card {tmp_path / 'card'}: writable" in out.stdout
     assert list((tmp_path / "data").iterdir()) == [] and list((tmp_path / "card").iterdir()) == []
-    code, log = _start_until_armed(path, tmp_path)
+    code, log = start_until_armed(path, tmp_path)
     assert code == 0, log
     assert "Traceback" not in log
 
@@ -395,7 +368,7 @@ def test_check_refuses_a_target_date_in_the_past_but_the_trap_still_starts(tmp_p
     assert "power.target_end" in out.stderr and "2000-01-31" in out.stderr
     assert "not before today" in out.stderr and "check: OK" not in out.stdout
     # A survey that overran its date keeps taking pictures (budget at level 0, a fault logged).
-    code, log = _start_until_armed(past, tmp_path)
+    code, log = start_until_armed(past, tmp_path)
     assert code == 0, log
     assert "target_end_in_the_past" in log or "in the past" in log
     future = _sim_config(tmp_path, '[power]\ntarget_end = "2999-12-31"')
