@@ -104,6 +104,7 @@ def collect(result: RunResult) -> dict[str, Any]:
     false_events = false_discarded = capture_failed = 0
     missing = corrupt = media_files = bytes_written = not_captured = buffered = 0
     evicted = {"files": 0, "bytes": 0}
+    integrity = {"lost": 0, "refused": 0, "adopted": 0}  # lost records, refused paths, adopted
     event_times_s: list[float] = []
     latency: dict[str, list[float]] = {"all": [], "wake": [], "pir": []}
     events: list[tuple[Path, dict[str, Any], set[str]]] = []
@@ -114,6 +115,11 @@ def collect(result: RunResult) -> dict[str, Any]:
                 gone.update(rec["files"])
                 evicted["files"] += len(rec["files"])
                 evicted["bytes"] += rec["bytes"]
+            elif rec.get("kind") == "lost":
+                integrity["lost"] += 1
+            elif rec.get("kind") == "recovery":
+                integrity["refused"] += len(rec.get("refused") or [])
+                integrity["adopted"] += len(rec.get("adopted") or [])
         events += [(root, rec, gone) for rec in records if rec.get("kind") == "event"]
     for deployment_root, rec, gone in events:
         by_source[rec["source"]] += 1
@@ -272,6 +278,11 @@ def collect(result: RunResult) -> dict[str, Any]:
             "media_files": media_files,
             "evicted_files": evicted["files"],
             "evicted_bytes": evicted["bytes"],
+            # the journal's own reports: history found lost, card paths refused, media of a
+            # commit a power cut interrupted adopted at the next start
+            "lost_history_records": integrity["lost"],
+            "refused_card_paths": integrity["refused"],
+            "adopted_media": integrity["adopted"],
             "cards": len(card.dirs),
             "events_buffered_then_moved": buffered,
             "free_fraction": round(card.free_bytes() / card.capacity_bytes(), 6)

@@ -115,6 +115,8 @@ def test_90_days_the_card_has_room_so_every_frame_of_every_event_is_kept(winter)
     assert ev["kept"] == ev["captured"]  # ... and still every event is whole on the card
     assert ev["thumbnail_only"] == ev["discarded"] == ev["partial"] == 0
     assert m["storage"]["evicted_files"] == 0
+    # a run with a camera hang and power cycles: no false alarm of lost history or hostile paths
+    assert m["storage"]["lost_history_records"] == m["storage"]["refused_card_paths"] == 0
     assert gt["animal_events_kept"] == gt["animal_events_captured"]  # every animal event whole
     records = [
         r for r in read_journal(out / "card" / "irbis" / "altai-winter-90d") if r["kind"] == "event"
