@@ -530,3 +530,17 @@ def test_any_path_an_eviction_names_leaves_everything_outside_the_card_alone(par
         open_storage(base).close()
         check_card(base / "card", repair=True)
         assert snapshot(outside) == before
+
+
+def test_oversized_files_on_a_card_are_not_read_whole(tmp_path):
+    """A card cannot make the trap or a host read gigabytes: card.json, deployment.json and
+    receipts have size limits; over them they are refused, named, and nothing is touched."""
+    write_card(tmp_path)
+    big = b'{"format": "irbis-card", "pad": "' + b"x" * (1 << 20) + b'"}'
+    (tmp_path / "card" / "card.json").write_bytes(big)
+    s = open_storage(tmp_path)
+    assert s.state == "card_foreign" and "larger than" in s.reason
+    report = check_card(tmp_path / "card")
+    card_json = [f for f in report.findings if f.file == "card.json"]
+    assert card_json and "larger than" in card_json[0].detail
+    assert (tmp_path / "card" / "card.json").read_bytes() == big

@@ -25,7 +25,7 @@ from device.storage.highwater import (
     write_checkpoint,
 )
 from device.storage.journal import hash_at, scan
-from device.storage.receipts import ReceiptError, parse_receipt
+from device.storage.receipts import ReceiptError, parse_receipt, read_receipt_bytes
 from tools.card_report import ERROR, WARNING, CardReport, check_doc, entries
 
 CHUNK_BYTES = 1 << 20
@@ -362,7 +362,7 @@ class DeploymentCheck:
 
     def check_receipt(self, rel: str, path: Path) -> None:
         try:
-            data = path.read_bytes()
+            data = read_receipt_bytes(path)
             try:
                 doc = json.loads(data)
             except (ValueError, RecursionError) as exc:

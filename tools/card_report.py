@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from device.storage import layout
+from device.storage.card_meta import MAX_DOC_BYTES
 from device.storage.card_paths import is_plain_file
 
 ERROR, WARNING = "error", "warning"
@@ -138,7 +139,11 @@ def check_doc(path: Path, fmt: str, report: CardReport, expect: dict[str, str | 
         report.add(name, "hostile_path", "not a plain file (a link or a folder); not read")
         return
     try:
-        doc = json.loads(path.read_bytes())
+        with path.open("rb") as f:
+            raw = f.read(MAX_DOC_BYTES + 1)
+        if len(raw) > MAX_DOC_BYTES:
+            raise ValueError(f"larger than {MAX_DOC_BYTES} bytes")
+        doc = json.loads(raw)
     except FileNotFoundError:
         report.add(name, "missing_file", f"no {path.name} (the trap writes it)", WARNING)
         return

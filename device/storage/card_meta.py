@@ -25,6 +25,7 @@ from device.storage.card_paths import HostilePath, is_plain_file
 
 CARD_FORMAT = "irbis-card"
 DEPLOYMENT_FORMAT = "irbis-deployment"
+MAX_DOC_BYTES = 1 << 20  # ours are a few kB; a card cannot make the trap read gigabytes
 
 
 class ForeignCard(CardError):
@@ -63,7 +64,10 @@ def _load(path: Path, fmt: str, required: tuple[str, ...]) -> dict[str, Any] | N
         raise HostilePath(path.name, str(path), "is a symbolic link")
     if not is_plain_file(path):
         raise HostilePath(path.name, str(path), "is not a plain file")
-    raw = path.read_bytes()
+    with path.open("rb") as f:
+        raw = f.read(MAX_DOC_BYTES + 1)
+    if len(raw) > MAX_DOC_BYTES:
+        raise ForeignCard(f"{path} is larger than {MAX_DOC_BYTES} bytes; not ours, not touching it")
     try:
         doc = json.loads(raw)
     except ValueError as exc:

@@ -95,7 +95,8 @@ def checkpoint_card_id(folder: Path) -> str | None:
     if not is_plain_file(path):
         return None
     try:
-        doc = json.loads(path.read_bytes()[:MAX_CHECKPOINT_BYTES])
+        with path.open("rb") as f:
+            doc = json.loads(f.read(MAX_CHECKPOINT_BYTES))
     except (OSError, ValueError, RecursionError):
         return None
     card_id = doc.get("card_id") if isinstance(doc, dict) else None

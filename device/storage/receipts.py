@@ -27,6 +27,7 @@ log = logging.getLogger("irbis.storage")
 RECEIPT_FORMAT = "irbis-receipt"
 RECEIPT_VERSION = 1
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_RECEIPT_BYTES = 64 << 20  # a whole card's files at about 100 bytes each, with room
 
 
 class ReceiptError(ValueError):
@@ -58,6 +59,18 @@ def parse_receipt(data: bytes, deployment_id: str) -> dict[str, str]:
     return files
 
 
+def read_receipt_bytes(path: Path) -> bytes:
+    """A receipt file's bytes: a plain file (never through a link) of at most
+    MAX_RECEIPT_BYTES; ReceiptError otherwise."""
+    if not is_plain_file(path):
+        raise ReceiptError("not a plain file (a link or a folder)")
+    with path.open("rb") as f:
+        data = f.read(MAX_RECEIPT_BYTES + 1)
+    if len(data) > MAX_RECEIPT_BYTES:
+        raise ReceiptError(f"larger than {MAX_RECEIPT_BYTES} bytes")
+    return data
+
+
 def read_receipts(deployment_root: Path, deployment_id: str) -> dict[str, str]:
     """Every file vouched for by a sound receipt; unsound receipts are logged and skipped."""
     vouched: dict[str, str] = {}
@@ -70,9 +83,7 @@ def read_receipts(deployment_root: Path, deployment_id: str) -> dict[str, str]:
         return vouched
     for path in sorted(folder.glob("*.json")):
         try:
-            if not is_plain_file(path):
-                raise ReceiptError("not a plain file (a link or a folder)")
-            vouched.update(parse_receipt(path.read_bytes(), deployment_id))
+            vouched.update(parse_receipt(read_receipt_bytes(path), deployment_id))
         except (ReceiptError, OSError) as exc:
             log.warning("receipt skipped", extra={"record": {"file": path.name, "why": str(exc)}})
     return vouched
