@@ -15,7 +15,7 @@ from typing import Any
 
 from device.storage import layout
 from device.storage.card_meta import MAX_DOC_BYTES
-from device.storage.card_paths import is_plain_file
+from device.storage.card_paths import is_plain_file, read_plain
 
 ERROR, WARNING = "error", "warning"
 EXIT_SOUND, EXIT_NOT_SOUND, EXIT_NOT_A_CARD, EXIT_ACCESS = 0, 1, 3, 4
@@ -139,10 +139,9 @@ def check_doc(path: Path, fmt: str, report: CardReport, expect: dict[str, str | 
         report.add(name, "hostile_path", "not a plain file (a link or a folder); not read")
         return
     try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_DOC_BYTES + 1)
-        if len(raw) > MAX_DOC_BYTES:
-            raise ValueError(f"larger than {MAX_DOC_BYTES} bytes")
+        raw = read_plain(path, MAX_DOC_BYTES, path.name)  # an OversizedFile is a ValueError
+        if raw is None:
+            raise FileNotFoundError(path)
         doc = json.loads(raw)
     except FileNotFoundError:
         report.add(name, "missing_file", f"no {path.name} (the trap writes it)", WARNING)

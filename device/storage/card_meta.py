@@ -21,7 +21,7 @@ from device.errors import CardError
 from device.hal.cardio import CardIO
 from device.storage import layout
 from device.storage.atomic import write_atomic
-from device.storage.card_paths import HostilePath, is_plain_file
+from device.storage.card_paths import OversizedFile, read_plain
 
 CARD_FORMAT = "irbis-card"
 DEPLOYMENT_FORMAT = "irbis-deployment"
@@ -58,16 +58,12 @@ def check_card_path(path: Path) -> None:
 
 def _load(path: Path, fmt: str, required: tuple[str, ...]) -> dict[str, Any] | None:
     """The document at `path`, None when missing; ForeignCard says what is wrong with it."""
-    if not path.exists() and not path.is_symlink():
+    try:
+        raw = read_plain(path, MAX_DOC_BYTES, path.name)  # HostilePath for a link
+    except OversizedFile as exc:
+        raise ForeignCard(f"{exc}; not ours, not touching it") from None
+    if raw is None:
         return None
-    if path.is_symlink():  # it could point anywhere on the Pi
-        raise HostilePath(path.name, str(path), "is a symbolic link")
-    if not is_plain_file(path):
-        raise HostilePath(path.name, str(path), "is not a plain file")
-    with path.open("rb") as f:
-        raw = f.read(MAX_DOC_BYTES + 1)
-    if len(raw) > MAX_DOC_BYTES:
-        raise ForeignCard(f"{path} is larger than {MAX_DOC_BYTES} bytes; not ours, not touching it")
     try:
         doc = json.loads(raw)
     except ValueError as exc:

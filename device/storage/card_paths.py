@@ -94,6 +94,27 @@ def check_folder(root: Path, below: str, what: str = "folder") -> Path:
     return folder
 
 
+class OversizedFile(ValueError):
+    """A file on the card larger than anything of ours could be; only its head was read."""
+
+
+def read_plain(path: Path, max_bytes: int, what: str) -> bytes | None:
+    """The bytes of a file the card holds at a fixed place (card.json, a receipt, ...): None
+    when it is not there; HostilePath when it is a link or not a plain file; OversizedFile when
+    it is larger than `max_bytes` (a card cannot make the trap read gigabytes)."""
+    if os.path.islink(path):
+        raise HostilePath(what, str(path), "is a symbolic link")
+    if not path.exists():
+        return None
+    if not is_plain_file(path):
+        raise HostilePath(what, str(path), "is not a plain file")
+    with path.open("rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OversizedFile(f"{path} is larger than {max_bytes} bytes")
+    return data
+
+
 def is_plain_file(path: Path) -> bool:
     """A regular file (not a link, folder or device) at `path`; False when missing."""
     try:

@@ -21,7 +21,7 @@ from typing import Any
 from device.hal.cardio import CardIO
 from device.storage import layout
 from device.storage.atomic import write_atomic
-from device.storage.card_paths import HostilePath, is_plain_file
+from device.storage.card_paths import OversizedFile, read_plain
 from device.storage.journal import Journal, hash_at
 
 CHECKPOINT_FORMAT = "irbis-checkpoint"
@@ -67,15 +67,12 @@ class Mark:
 def read_checkpoint(folder: Path, deployment_id: str) -> Mark | None:
     """The card's mark for this deployment folder; None when there is none. HostilePath for a
     link or anything but a plain file; CheckpointError when it does not parse or is another's."""
-    path = folder / layout.CHECKPOINT_FILE
-    if not path.exists() and not path.is_symlink():
+    try:
+        raw = read_plain(folder / layout.CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES, "checkpoint")
+    except OversizedFile as exc:
+        raise CheckpointError(str(exc)) from None
+    if raw is None:
         return None
-    if not is_plain_file(path):
-        raise HostilePath("checkpoint", layout.CHECKPOINT_FILE, "is not a plain file")
-    with path.open("rb") as f:
-        raw = f.read(MAX_CHECKPOINT_BYTES + 1)
-    if len(raw) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"larger than {MAX_CHECKPOINT_BYTES} bytes")
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -91,13 +88,10 @@ def read_checkpoint(folder: Path, deployment_id: str) -> Mark | None:
 
 def checkpoint_card_id(folder: Path) -> str | None:
     """The card id a checkpoint.json names (a host that rewrites the mark keeps it)."""
-    path = folder / layout.CHECKPOINT_FILE
-    if not is_plain_file(path):
-        return None
     try:
-        with path.open("rb") as f:
-            doc = json.loads(f.read(MAX_CHECKPOINT_BYTES))
-    except (OSError, ValueError, RecursionError):
+        raw = read_plain(folder / layout.CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES, "checkpoint")
+        doc = json.loads(raw or b"null")
+    except (OSError, ValueError, RecursionError):  # HostilePath and OversizedFile among them
         return None
     card_id = doc.get("card_id") if isinstance(doc, dict) else None
     return card_id if isinstance(card_id, str) else None

@@ -20,7 +20,7 @@ from pathlib import Path
 from device.hal.cardio import CardIO
 from device.storage import layout
 from device.storage.atomic import make_dirs_durable, write_atomic
-from device.storage.card_paths import HostilePath, check_folder, is_plain_file
+from device.storage.card_paths import HostilePath, OversizedFile, check_folder, read_plain
 
 log = logging.getLogger("irbis.storage")
 
@@ -62,12 +62,14 @@ def parse_receipt(data: bytes, deployment_id: str) -> dict[str, str]:
 def read_receipt_bytes(path: Path) -> bytes:
     """A receipt file's bytes: a plain file (never through a link) of at most
     MAX_RECEIPT_BYTES; ReceiptError otherwise."""
-    if not is_plain_file(path):
-        raise ReceiptError("not a plain file (a link or a folder)")
-    with path.open("rb") as f:
-        data = f.read(MAX_RECEIPT_BYTES + 1)
-    if len(data) > MAX_RECEIPT_BYTES:
-        raise ReceiptError(f"larger than {MAX_RECEIPT_BYTES} bytes")
+    try:
+        data = read_plain(path, MAX_RECEIPT_BYTES, "receipt")
+    except HostilePath as exc:
+        raise ReceiptError(exc.why) from None
+    except OversizedFile as exc:
+        raise ReceiptError(str(exc)) from None
+    if data is None:
+        raise ReceiptError("no longer there")
     return data
 
 
